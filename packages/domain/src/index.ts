@@ -1,0 +1,14 @@
+// The pure domain: the farm's resource model and (later) the planner. No I/O, no adapters.
+export * from './farm/resource-schema.ts';
+export * from './farm/miner-models.ts';
+export * from './farm/endpoints.ts';
+export * from './farm/farm-loader.ts';
+export {
+  crossCheckFarm,
+  fleetNameplateW,
+  fleetProfiles,
+  walkPowerTree,
+  MIN_JTH,
+  MAX_JTH,
+  type TreeEntry,
+} from './farm/farm-validation.ts';
