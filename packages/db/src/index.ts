@@ -1,0 +1,28 @@
+// @switchyard/db: the PostgreSQL adapter (node-postgres or embedded PGlite, via drizzle).
+export * from './schema.ts';
+export {
+  defaultMigrationsFolder,
+  migrateDatabase,
+  openDatabase,
+  queryRows,
+  type Database,
+  type DatabaseDriver,
+  type DatabaseHandle,
+  type DatabaseLogger,
+  type Executor,
+  type MigrateOptions,
+  type OpenDatabaseOptions,
+  type Schema,
+  type Transaction,
+} from './database.ts';
+export { canonicalHash, canonicalJson } from './canonical-json.ts';
+export {
+  InventoryRepository,
+  inventoryContentHash,
+  sortResources,
+  type InventorySnapshotRecord,
+  type SavedSnapshot,
+} from './inventory-repository.ts';
+export type { PGlite } from '@electric-sql/pglite';
+// The SQL tag of the drizzle-orm instance this package uses, for raw fragments with queryRows.
+export { sql } from 'drizzle-orm';
