@@ -1,0 +1,32 @@
+// The API as a fastify plugin, apart from the server that listens (server.ts), so tests can
+// build it and call it with app.inject against real dependencies.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '@switchyard/telemetry';
+import { errorHandler, notFoundHandler } from './problem.ts';
+import { healthRoutes, type ReadinessCheck } from './routes/health.ts';
+import { farmRoutes, type FarmView } from './routes/farm.ts';
+
+export interface AppDeps {
+  logger: Logger;
+  readiness: ReadinessCheck[];
+  getFarm: () => FarmView;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps the app's generic logger type default.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  await app.register(healthRoutes, { checks: deps.readiness });
+  await app.register(farmRoutes, { prefix: '/api/v1', getFarm: deps.getFarm });
+  return app;
+}

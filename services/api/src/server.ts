@@ -1,0 +1,90 @@
+// Runs the API server: loads and stores the farm, connects the database and Redis, listens,
+// and closes everything once on SIGTERM/SIGINT. The app itself is built in app.ts.
+import { readFile } from 'node:fs/promises';
+import type { Redis } from 'ioredis';
+import { farmResources, formatIssue, parseFarmYaml, type Farm } from '@switchyard/domain';
+import { InventoryRepository, migrateDatabase, openDatabase, type DatabaseHandle } from '@switchyard/db';
+import { checkEvictionPolicy, connectRedis } from '@switchyard/queue';
+import type { ApiEnv } from '@switchyard/config';
+import { redactUrl, type Logger } from '@switchyard/telemetry';
+import { buildApp } from './app.ts';
+import type { FarmView } from './routes/farm.ts';
+
+export class FarmFileError extends Error {
+  readonly code = 'FARM_INVALID';
+}
+
+/** Reads and validates a farm file; throws FarmFileError listing every problem. */
+export async function loadFarmFile(path: string): Promise<Farm> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new FarmFileError(
+      `cannot read farm file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  const r = parseFarmYaml(text);
+  if (!r.ok) {
+    throw new FarmFileError(
+      `${path} is invalid:\n${r.issues.map((i) => `  ${formatIssue(i, path)}`).join('\n')}`,
+    );
+  }
+  return r.farm;
+}
+
+export interface RunningApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(env: ApiEnv, logger: Logger): Promise<RunningApi> {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const closeAll = async () => {
+    for (const c of cleanups.reverse()) {
+      await c().catch((e: unknown) => logger.warn({ err: e }, 'error during shutdown'));
+    }
+  };
+  try {
+    const farm = await loadFarmFile(env.FARM_FILE);
+    const db: DatabaseHandle = await openDatabase({ url: env.DATABASE_URL, pgliteDataDir: env.PGLITE_DIR });
+    cleanups.push(() => db.close());
+    logger.info(
+      { driver: db.driver, database: redactUrl(env.DATABASE_URL) ?? env.PGLITE_DIR ?? 'memory' },
+      'database opened',
+    );
+    await migrateDatabase(db);
+    const saved = await new InventoryRepository(db.db).saveSnapshot(
+      farmResources(farm),
+      `file:${env.FARM_FILE}`,
+    );
+    logger.info({ snapshot: saved.id, stored: saved.created }, 'farm inventory stored');
+    const view: FarmView = {
+      farm,
+      snapshotId: saved.id,
+      source: `file:${env.FARM_FILE}`,
+      loadedAt: new Date(),
+    };
+
+    if (!env.REDIS_URL) throw new Error('REDIS_URL is not set');
+    const redis: Redis = await connectRedis(env.REDIS_URL, 'check');
+    cleanups.push(() => redis.quit());
+    await checkEvictionPolicy(redis, env.REDIS_EVICTION_CHECK, (m) => logger.warn(m));
+
+    const app = await buildApp({
+      logger,
+      getFarm: () => view,
+      readiness: [
+        { name: 'database', check: () => db.ping() },
+        { name: 'redis', check: async () => void (await redis.ping()) },
+      ],
+    });
+    cleanups.push(() => app.close());
+    const url = await app.listen({ port: env.PORT, host: env.HOST });
+    let closing: Promise<void> | undefined;
+    return { url, close: () => (closing ??= closeAll()) };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
