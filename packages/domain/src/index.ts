@@ -12,3 +12,4 @@ export {
   MAX_JTH,
   type TreeEntry,
 } from './farm/farm-validation.ts';
+export * from './economics/economics.ts';
