@@ -26,3 +26,4 @@ export {
 export type { PGlite } from '@electric-sql/pglite';
 // The SQL tag of the drizzle-orm instance this package uses, for raw fragments with queryRows.
 export { sql } from 'drizzle-orm';
+export { ObservationRepository, type FleetObservationInput } from './observation-repository.ts';

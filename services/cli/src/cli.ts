@@ -2,12 +2,16 @@ import { ConfigError } from '@switchyard/config';
 import { farmValidate } from './commands/farm-validate.ts';
 import { migrate } from './commands/migrate.ts';
 import { start } from './commands/start.ts';
+import { sim } from './commands/sim.ts';
+import { MINER_COMMANDS } from './commands/miner.ts';
 import { UsageError, type CliContext, type Command } from './context.ts';
 
 const COMMANDS: Record<string, Command> = {
   start,
   migrate,
   'farm validate': farmValidate,
+  sim,
+  ...MINER_COMMANDS,
 };
 
 export const USAGE = `Usage: switchyard <command> [options]
@@ -16,6 +20,11 @@ Commands:
   start [--farm FILE] [--port N]   run the API on the farm file (standalone mode)
   migrate                          apply database migrations (DATABASE_URL, or embedded PGlite)
   farm validate <file>             check a farm file; prints every problem, exit 1 on any
+  sim --farm FILE [--speed N]      run the farm simulator (every miner on its own 127.x address)
+  miner probe <host[:port]>        read one miner [--driver auto|antminer|luxos|braiins|whatsminer] [--json]
+  miner sleep|wake <host>          put a miner to sleep or wake it
+  miner power <host> <watts>       set a power target (or the nearest control the firmware has)
+  miner scan <cidr>                find miners in a block [--concurrency N] [--timeout MS] [--json]
   help                             show this text
 
 Environment variables are listed in the README (Configuration).`;
