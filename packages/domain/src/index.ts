@@ -1,4 +1,4 @@
-// The pure domain: the farm's resource model and (later) the planner. No I/O, no adapters.
+// The pure domain: the farm's resource model, the economics and the planner. No I/O, no adapters.
 export * from './farm/resource-schema.ts';
 export * from './farm/miner-models.ts';
 export * from './farm/endpoints.ts';
@@ -13,3 +13,5 @@ export {
   type TreeEntry,
 } from './farm/farm-validation.ts';
 export * from './economics/economics.ts';
+export * from './planner/index.ts';
+export * from './backtest/index.ts';
