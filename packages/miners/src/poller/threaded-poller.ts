@@ -31,7 +31,18 @@ interface WorkerReply {
   error?: string;
 }
 
-/** Splits targets into `n` groups of whole fleets with about the same number of miners. */
+/**
+ * Relative client CPU per read, measured against the simulator: a stock Antminer read takes
+ * four connections (three RPC commands that cannot be joined, plus the web UI), LuxOS one.
+ */
+export const READ_COST: Readonly<Record<MinerDriverName, number>> = {
+  antminer: 2,
+  braiins: 1.3,
+  whatsminer: 1,
+  luxos: 0.8,
+};
+
+/** Splits targets into `n` groups of whole fleets with about the same read cost. */
 export function partitionByFleet(targets: readonly PollTarget[], n: number): PollTarget[][] {
   const byFleet = new Map<string, PollTarget[]>();
   for (const t of targets) {
@@ -39,13 +50,15 @@ export function partitionByFleet(targets: readonly PollTarget[], n: number): Pol
     list.push(t);
     byFleet.set(t.fleet, list);
   }
-  const groups: PollTarget[][] = Array.from({ length: Math.max(1, n) }, () => []);
-  // Largest fleets first onto the lightest group.
-  for (const fleet of [...byFleet.values()].sort((a, b) => b.length - a.length)) {
-    const lightest = groups.reduce((min, g) => (g.length < min.length ? g : min));
-    lightest.push(...fleet);
+  const cost = (fleet: PollTarget[]) => fleet.length * READ_COST[fleet[0]?.driver ?? 'whatsminer'];
+  const groups = Array.from({ length: Math.max(1, n) }, () => ({ targets: [] as PollTarget[], cost: 0 }));
+  // Costliest fleets first onto the lightest group.
+  for (const fleet of [...byFleet.values()].sort((a, b) => cost(b) - cost(a))) {
+    const lightest = groups.reduce((min, g) => (g.cost < min.cost ? g : min));
+    lightest.targets.push(...fleet);
+    lightest.cost += cost(fleet);
   }
-  return groups.filter((g) => g.length > 0);
+  return groups.map((g) => g.targets).filter((g) => g.length > 0);
 }
 
 export class ThreadedFleetPoller {

@@ -89,7 +89,7 @@ export class ChildHostHandle implements HostHandle {
     const child = fork(workerMainPath(), [], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: [],
+      execArgv: process.env.SIM_WORKER_EXEC_ARGV ? process.env.SIM_WORKER_EXEC_ARGV.split(' ') : [],
     });
     this.#child = child;
     this.#exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

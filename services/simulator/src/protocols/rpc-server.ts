@@ -98,7 +98,10 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * it is JSON.stringify's output (non-finite numbers as null).
  */
 export function serializeRpcJson(value: unknown, variant: RpcJsonVariant | null = null): string {
-  const v = variant ?? { name: 'plain' };
+  // Without a variant the output is exactly JSON.stringify's (non-finite numbers become null,
+  // undefined members are dropped), so use the native serializer: most replies take this path.
+  if (variant === null) return JSON.stringify(value) ?? 'null';
+  const v = variant;
   const write = (x: unknown): string => {
     if (x === null || x === undefined) return 'null';
     if (typeof x === 'number') {
