@@ -199,7 +199,7 @@ describe('fleet poller against the simulated firmware', () => {
       expect(r.fleets.map((f) => f.fleet).sort()).toEqual(['am', 'bo', 'lx', 'wm']);
       // Miners woken by the previous test may still be ramping (Braiins says "preheating").
       expect(r.degraded.filter((d) => d.state !== 'ramping')).toEqual([]);
-      expect(totals(r).hashing + totals(r).ramping).toBe(24);
+      expect((totals(r).hashing ?? 0) + (totals(r).ramping ?? 0)).toBe(24);
     } finally {
       await threaded.close();
     }

@@ -15,3 +15,4 @@ export {
 export * from './economics/economics.ts';
 export * from './planner/index.ts';
 export * from './backtest/index.ts';
+export * from './signals-file/index.ts';

@@ -4,6 +4,8 @@ import { migrate } from './commands/migrate.ts';
 import { start } from './commands/start.ts';
 import { sim } from './commands/sim.ts';
 import { MINER_COMMANDS } from './commands/miner.ts';
+import { planCommand } from './commands/plan.ts';
+import { backtestCommand } from './commands/backtest.ts';
 import { UsageError, type CliContext, type Command } from './context.ts';
 
 const COMMANDS: Record<string, Command> = {
@@ -12,6 +14,8 @@ const COMMANDS: Record<string, Command> = {
   'farm validate': farmValidate,
   sim,
   ...MINER_COMMANDS,
+  plan: planCommand,
+  backtest: backtestCommand,
 };
 
 export const USAGE = `Usage: switchyard <command> [options]
@@ -25,6 +29,9 @@ Commands:
   miner sleep|wake <host>          put a miner to sleep or wake it
   miner power <host> <watts>       set a power target (or the nearest control the firmware has)
   miner scan <cidr>                find miners in a block [--concurrency N] [--timeout MS] [--json]
+  plan --farm F --signals S.json   dry-run plan with its reasons [--json] [--solver milp|greedy] [--at T]
+  backtest --farm F --signals CSV  replay a price history against baselines [--from T] [--to T] [--json]
+                                   [--solver greedy|milp] [--strike-n N] [--strike-m M] [--skip-bad-rows]
   help                             show this text
 
 Environment variables are listed in the README (Configuration).`;
