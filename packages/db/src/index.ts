@@ -27,3 +27,4 @@ export type { PGlite } from '@electric-sql/pglite';
 // The SQL tag of the drizzle-orm instance this package uses, for raw fragments with queryRows.
 export { sql } from 'drizzle-orm';
 export { ObservationRepository, type FleetObservationInput } from './observation-repository.ts';
+export { PlanRepository, type StorablePlan, type SavePlanInput, type StoredPlan } from './plan-repository.ts';
