@@ -2,7 +2,8 @@
 // memory after a restart) and its changes one row each (so operators can query the reasons).
 import { and, desc, eq, lt } from 'drizzle-orm';
 import type { Database } from './database.ts';
-import { planChanges, plans, PLAN_SOLVERS, TARGET_KINDS } from './schema.ts';
+import type { PLAN_SOLVERS, TARGET_KINDS } from './schema.ts';
+import { planChanges, plans } from './schema.ts';
 
 /** The parts of a planner Plan this repository needs; the domain type satisfies it. */
 export interface StorablePlan {
@@ -64,18 +65,16 @@ export class PlanRepository<P extends StorablePlan = StorablePlan> {
         .returning({ id: plans.id });
       if (!row) throw new Error('plan insert returned no row');
       if (plan.changes.length > 0) {
-        await tx
-          .insert(planChanges)
-          .values(
-            plan.changes.map((c, seq) => ({
-              planId: row.id,
-              seq,
-              targetKind: c.targetKind,
-              target: c.target,
-              change: c.change,
-              reason: c.reason,
-            })),
-          );
+        await tx.insert(planChanges).values(
+          plan.changes.map((c, seq) => ({
+            planId: row.id,
+            seq,
+            targetKind: c.targetKind,
+            target: c.target,
+            change: c.change,
+            reason: c.reason,
+          })),
+        );
       }
       return row.id;
     });
