@@ -1,1 +1,2 @@
 export * from './snapshot.ts';
+export * from './control-loop.ts';
