@@ -28,3 +28,4 @@ export * from './sources/vast-source.ts';
 export * from './sources/fixed-value-source.ts';
 export * from './sources/operator-override-source.ts';
 export * from './sources/pushed-price-source.ts';
+export { ReplaySource, type ReplaySourceOptions } from './sources/replay-source.ts';
