@@ -14,5 +14,6 @@ export {
 } from './farm/farm-validation.ts';
 export * from './economics/economics.ts';
 export * from './planner/index.ts';
+export * from './sequencer/index.ts';
 export * from './backtest/index.ts';
 export * from './signals-file/index.ts';
