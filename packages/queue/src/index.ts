@@ -1,1 +1,14 @@
+// @switchyard/queue: Redis connections, the BullMQ job catalog, producers, the worker harness,
+// leader fencing and the idempotent device-command handler.
 export * from './redis.ts';
+export * from './errors/index.ts';
+export * from './job-id.ts';
+export * from './job-catalog.ts';
+export * from './queues.ts';
+export * from './lease.ts';
+export * from './redis-lease.ts';
+export * from './worker-harness.ts';
+export * from './device-handlers.ts';
+export * from './phase-handler.ts';
+// The BullMQ types and the error callers need, so they do not depend on bullmq themselves.
+export { UnrecoverableError, type Job, type Queue, type Worker, type FlowProducer } from 'bullmq';

@@ -1,0 +1,201 @@
+// The catalog is complete and self-consistent; ids are deterministic and BullMQ-safe.
+import { describe, expect, it } from '@jest/globals';
+import { UnrecoverableError } from 'bullmq';
+import { MinerError } from '@switchyard/miners';
+import {
+  JOB_CATALOG,
+  JOB_NAMES,
+  QUEUE_NAMES,
+  REPEATABLE_JOBS,
+  jobIdOf,
+  jobsOfQueue,
+  parsePayload,
+  type JobName,
+} from './job-catalog.ts';
+import { fencedJobId, jobId, JOB_ID_SEPARATOR } from './job-id.ts';
+import { assertHashTaggedPrefix, jobOptions } from './queues.ts';
+import { checkHandlerCoverage, toBullError } from './worker-harness.ts';
+import { HandlerCoverageError, JobIdError, PayloadError, PrefixError } from './errors/index.ts';
+
+const fenced = { planId: 'plan-7', stepId: 'shed-2', epoch: 4 };
+const SAMPLES: Record<JobName, Record<string, unknown>> = {
+  'device.batch': {
+    ...fenced,
+    fleet: 'fa',
+    feed: 'pdu-a',
+    driver: 'luxos',
+    action: 'sleep',
+    targets: [{ host: '10.0.0.1', port: 4028 }],
+  },
+  'device.confirm': { ...fenced, nodes: ['pdu-a'], expectLoadAtMostKw: 40, timeoutMs: 30_000 },
+  'plan.phase': { ...fenced, phase: 'shed' },
+  'kube.action': { ...fenced, action: 'drain', resource: { kind: 'Node', name: 'gpu-1' } },
+  'webhook.deliver': {
+    deliveryId: 'evt-123',
+    url: 'https://broker.example/hooks',
+    event: 'dispatch.acknowledged',
+    body: { dispatchId: 'd-1' },
+    secretRef: 'broker-hook-secret',
+  },
+  'telemetry.poll': { site: 'lab' },
+  'signals.fetch': { source: 'ercot' },
+};
+
+describe('job catalog', () => {
+  it.each(JOB_NAMES)('%s has a queue, schema, attempts, backoff, timeout and retention', (name) => {
+    const s = JOB_CATALOG[name];
+    expect(QUEUE_NAMES).toContain(s.queue);
+    expect(typeof s.payload.safeParse).toBe('function');
+    expect(s.description.length).toBeGreaterThan(10);
+    expect(Number.isInteger(s.attempts) && s.attempts >= 1).toBe(true);
+    expect(['exponential', 'fixed']).toContain(s.backoff.type);
+    expect(s.backoff.delay).toBeGreaterThanOrEqual(0);
+    expect(s.timeoutMs).toBeGreaterThan(0);
+    // failed jobs are kept for inspection, bounded in age and count
+    expect(s.removeOnFail.age).toBeGreaterThanOrEqual(24 * 3600);
+    expect(s.removeOnFail.count).toBeGreaterThanOrEqual(1000);
+    expect(s.removeOnComplete.count).toBeGreaterThan(0);
+  });
+
+  it('has a sample payload for every job, and every sample parses', () => {
+    expect(Object.keys(SAMPLES).sort()).toEqual([...JOB_NAMES].sort());
+    for (const n of JOB_NAMES) expect(() => parsePayload(n, SAMPLES[n])).not.toThrow();
+  });
+
+  it('serves every job from exactly one queue, and every queue has jobs', () => {
+    expect(QUEUE_NAMES.flatMap((q) => jobsOfQueue(q)).sort()).toEqual([...JOB_NAMES].sort());
+    for (const q of QUEUE_NAMES) expect(jobsOfQueue(q).length).toBeGreaterThan(0);
+  });
+
+  it('requires the epoch on every fenced job, and fences everything that actuates', () => {
+    const fencedNames = JOB_NAMES.filter((n) => JOB_CATALOG[n].fenced);
+    expect(fencedNames.sort()).toEqual(['device.batch', 'device.confirm', 'kube.action', 'plan.phase']);
+    for (const n of fencedNames) {
+      const noEpoch: Record<string, unknown> = { ...SAMPLES[n] };
+      delete noEpoch.epoch;
+      expect(() => parsePayload(n, noEpoch)).toThrow(PayloadError);
+      expect(() => parsePayload(n, { ...SAMPLES[n], epoch: 0 })).toThrow(PayloadError);
+    }
+  });
+
+  it('lists exactly the jobs with a repeat interval as repeatable', () => {
+    expect(JOB_NAMES.filter((n) => 'repeat' in JOB_CATALOG[n]).sort()).toEqual([...REPEATABLE_JOBS].sort());
+  });
+
+  it('builds deterministic ids without ":" that BullMQ accepts', () => {
+    const ids = JOB_NAMES.map((n) => jobIdOf(n, parsePayload(n, SAMPLES[n])));
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) {
+      expect(id).not.toContain(':');
+      expect(`${parseInt(id, 10)}`).not.toBe(id);
+    }
+    expect(jobIdOf('device.batch', parsePayload('device.batch', SAMPLES['device.batch']))).toBe(
+      `plan-7${JOB_ID_SEPARATOR}shed-2${JOB_ID_SEPARATOR}fa${JOB_ID_SEPARATOR}e4`,
+    );
+    const parted = parsePayload('device.batch', { ...SAMPLES['device.batch'], part: 3 });
+    expect(jobIdOf('device.batch', parted)).toBe('plan-7~shed-2~fa@3~e4');
+    // the same command under a newer leader is a different job, never swallowed as a duplicate
+    expect(jobIdOf('plan.phase', parsePayload('plan.phase', { ...SAMPLES['plan.phase'], epoch: 5 }))).toBe(
+      'plan-7~shed-2~phase~e5',
+    );
+  });
+
+  it('puts the catalog retries, backoff and retention into the BullMQ options', () => {
+    const data = parsePayload('device.batch', SAMPLES['device.batch']);
+    expect(jobOptions('device.batch', data)).toEqual({
+      jobId: 'plan-7~shed-2~fa~e4',
+      attempts: JOB_CATALOG['device.batch'].attempts,
+      backoff: JOB_CATALOG['device.batch'].backoff,
+      removeOnComplete: JOB_CATALOG['device.batch'].removeOnComplete,
+      removeOnFail: JOB_CATALOG['device.batch'].removeOnFail,
+    });
+  });
+
+  it.each([
+    ['plan:1', 'step', 'fa'],
+    ['plan~1', 'step', 'fa'],
+    ['plan', '', 'fa'],
+    ['plan', 'step', 'f a'],
+    ['plan', 'step', '{fa}'],
+  ])('refuses id parts BullMQ or the format cannot carry: %s / %s / %s', (p, s, t) => {
+    expect(() => fencedJobId(p, s, t, 1)).toThrow(JobIdError);
+  });
+
+  it('refuses a non-positive epoch and all-digit ids', () => {
+    expect(() => fencedJobId('p', 's', 't', 0)).toThrow(JobIdError);
+    expect(() => jobId('123')).toThrow(JobIdError);
+    expect(jobId('webhook', '123')).toBe('webhook~123');
+  });
+});
+
+describe('payload schemas', () => {
+  const batch = SAMPLES['device.batch'];
+  it.each([
+    ['set-profile without a profile', { ...batch, action: 'set-profile' }, 'profile'],
+    ['set-power-target without watts', { ...batch, action: 'set-power-target' }, 'watts'],
+    ['a profile on a sleep', { ...batch, profile: 'eco' }, 'profile'],
+    ['a target listed twice', { ...batch, targets: [batch.targets, batch.targets].flat() }, 'targets.1'],
+    ['no targets', { ...batch, targets: [] }, 'targets'],
+    ['an unknown driver', { ...batch, driver: 'cgminer' }, 'driver'],
+    ['an unknown field', { ...batch, extra: 1 }, ''],
+    ['a port out of range', { ...batch, targets: [{ host: 'h', port: 70000 }] }, 'targets.0.port'],
+  ])('device.batch rejects %s', (_label, payload, path) => {
+    try {
+      parsePayload('device.batch', payload);
+      throw new Error('parsed');
+    } catch (e) {
+      expect(e).toBeInstanceOf(PayloadError);
+      expect((e as PayloadError).issues.map((i) => i.path)).toContain(path);
+    }
+  });
+
+  it('webhook.deliver accepts only http(s) URLs and bounded bodies', () => {
+    const w = SAMPLES['webhook.deliver'];
+    expect(() => parsePayload('webhook.deliver', { ...w, url: 'file:///etc/passwd' })).toThrow(PayloadError);
+    expect(() => parsePayload('webhook.deliver', { ...w, body: { blob: 'x'.repeat(70_000) } })).toThrow(
+      PayloadError,
+    );
+  });
+});
+
+describe('queue prefix', () => {
+  it.each(['{switchyard}', '{sy}:prod', 'env-{switchyard}'])('accepts the hash-tagged %s', (p) => {
+    expect(assertHashTaggedPrefix(p)).toBe(p);
+  });
+  it.each(['bull', 'switchyard', '{}switchyard', '{switchyard', 'switchyard}'])('refuses %s', (p) => {
+    expect(() => assertHashTaggedPrefix(p)).toThrow(PrefixError);
+  });
+});
+
+describe('handler coverage', () => {
+  const all = Object.fromEntries(JOB_NAMES.map((n) => [n, async () => undefined]));
+  it('accepts exactly one handler per job', () => {
+    expect(() => checkHandlerCoverage(all, QUEUE_NAMES)).not.toThrow();
+  });
+  it('refuses a missing handler and names it', () => {
+    const some: Record<string, unknown> = { ...all };
+    delete some['kube.action'];
+    expect(() => checkHandlerCoverage(some, QUEUE_NAMES)).toThrow(/no handler for kube\.action/);
+  });
+  it('refuses a handler for a job the catalog lacks', () => {
+    expect(() => checkHandlerCoverage({ ...all, 'device.reboot': async () => 1 }, QUEUE_NAMES)).toThrow(
+      HandlerCoverageError,
+    );
+  });
+  it('asks only for the jobs of the served queues', () => {
+    expect(() => checkHandlerCoverage({ 'device.batch': all['device.batch'] }, ['device'])).not.toThrow();
+    expect(() => checkHandlerCoverage({ 'device.batch': all['device.batch'] }, ['device', 'plan'])).toThrow(
+      /plan\.phase/,
+    );
+  });
+});
+
+describe('error mapping', () => {
+  it('turns permanent miner errors and bad payloads into UnrecoverableError', () => {
+    expect(toBullError(new MinerError('auth', 'h', 'denied'))).toBeInstanceOf(UnrecoverableError);
+    expect(toBullError(new MinerError('unsupported', 'h', 'no'))).toBeInstanceOf(UnrecoverableError);
+    expect(toBullError(new PayloadError('device.batch', []))).toBeInstanceOf(UnrecoverableError);
+    const transient = new MinerError('timeout', 'h', 'slow');
+    expect(toBullError(transient)).toBe(transient);
+  });
+});

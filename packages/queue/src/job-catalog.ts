@@ -1,0 +1,294 @@
+// Every job Switchyard runs, in one place: its queue, payload schema, retries, backoff, timeout,
+// retention, and how its deterministic id is built. Producers and workers both read this file;
+// a worker refuses to start unless it has a handler for every name here (worker-harness.ts).
+import { z } from 'zod';
+import { MINER_DRIVERS } from '@switchyard/domain';
+import { fencedJobId, idPart, jobId } from './job-id.ts';
+import { PayloadError } from './errors/payload-error.ts';
+
+/** Queues, one per kind of work, so slow work never holds up device commands. */
+export const QUEUE_NAMES = ['device', 'confirm', 'plan', 'kube', 'webhook', 'telemetry', 'signals'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+/** BullMQ's KeepJobs: keep at most `count` jobs, none older than `age` seconds. */
+export interface Retention {
+  age: number;
+  count: number;
+}
+
+export interface Backoff {
+  type: 'exponential' | 'fixed';
+  /** Milliseconds: the first retry's delay (exponential doubles it each time). */
+  delay: number;
+}
+
+export interface JobSpec<S extends z.ZodType = z.ZodType> {
+  queue: QueueName;
+  description: string;
+  payload: S;
+  /** Total tries, the first included. */
+  attempts: number;
+  backoff: Backoff;
+  /** Longest one attempt may run; the harness aborts it and the attempt fails (retryable). */
+  timeoutMs: number;
+  /**
+   * Fenced jobs carry the leader's epoch and actuate something; workers drop them when a newer
+   * leader exists (lease.ts). Reads (telemetry, signals) and notifications are not fenced.
+   */
+  fenced: boolean;
+  removeOnComplete: Retention;
+  /** Failed jobs are kept for inspection, bounded so a failure storm cannot fill Redis. */
+  removeOnFail: Retention;
+  /** The deterministic job id (for repeatable jobs: the job scheduler's id). */
+  id: (payload: z.output<S>) => string;
+  /** Repeatable jobs: the default interval of their job scheduler. */
+  repeat?: { everyMs: number };
+}
+
+function defineJob<S extends z.ZodType, F extends boolean>(
+  spec: JobSpec<S> & { fenced: F },
+): JobSpec<S> & { fenced: F } {
+  return spec;
+}
+
+const HOUR_S = 3600;
+const DAY_S = 24 * HOUR_S;
+/** Completed actuation jobs: a day of history for the operator API and post-mortems. */
+const KEEP_COMPLETED: Retention = { age: DAY_S, count: 20_000 };
+/** Failed jobs: a week for inspection. */
+const KEEP_FAILED: Retention = { age: 7 * DAY_S, count: 50_000 };
+
+/** Fields every fenced job carries: which plan step it belongs to and the leader's epoch. */
+const fencing = {
+  planId: idPart,
+  stepId: idPart,
+  epoch: z.number().int().min(1),
+};
+
+export const DEVICE_ACTIONS = ['sleep', 'wake', 'set-profile', 'set-power-target'] as const;
+export type DeviceAction = (typeof DEVICE_ACTIONS)[number];
+
+/** Most miners in one device.batch: a rack or a PDU, never a whole site. */
+export const MAX_BATCH_TARGETS = 1024;
+
+const deviceTarget = z.strictObject({
+  host: z.string().min(1).max(253),
+  port: z.number().int().min(1).max(65_535),
+});
+
+const deviceBatch = z
+  .strictObject({
+    ...fencing,
+    fleet: idPart,
+    feed: idPart,
+    /** Index when one fleet's command is split into several batches. */
+    part: z.number().int().min(0).optional(),
+    driver: z.enum(MINER_DRIVERS),
+    action: z.enum(DEVICE_ACTIONS),
+    profile: z.string().min(1).max(64).optional(),
+    watts: z.number().positive().max(100_000).optional(),
+    targets: z.array(deviceTarget).min(1).max(MAX_BATCH_TARGETS),
+    /** Name of the Secret holding the fleet's credentials; absent: the firmware's defaults. */
+    credentialsRef: z.string().min(1).max(253).optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.action === 'set-profile' && p.profile === undefined)
+      ctx.addIssue({ code: 'custom', path: ['profile'], message: 'set-profile needs a profile' });
+    if (p.action === 'set-power-target' && p.watts === undefined)
+      ctx.addIssue({ code: 'custom', path: ['watts'], message: 'set-power-target needs watts' });
+    if (p.action !== 'set-profile' && p.profile !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['profile'], message: `profile is only for set-profile` });
+    if (p.action !== 'set-power-target' && p.watts !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['watts'], message: `watts is only for set-power-target` });
+    const seen = new Set<string>();
+    p.targets.forEach((t, i) => {
+      const k = `${t.host}:${t.port}`;
+      if (seen.has(k))
+        ctx.addIssue({ code: 'custom', path: ['targets', i], message: `${k} is listed twice` });
+      seen.add(k);
+    });
+  });
+
+const deviceConfirm = z.strictObject({
+  ...fencing,
+  /** Power-tree nodes whose metered or telemetry load must fall. */
+  nodes: z.array(idPart).min(1).max(256),
+  expectLoadAtMostKw: z.number().min(0).max(1e7),
+  /** How long to wait for telemetry to show the freed power; then it counts as still drawing. */
+  timeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(15 * 60_000),
+});
+
+const planPhase = z.strictObject({
+  ...fencing,
+  phase: z.enum(['shed', 'confirm', 'add']),
+});
+
+// Placeholder until the Kubernetes issue defines the actions; already fenced and bounded.
+const kubeAction = z.strictObject({
+  ...fencing,
+  action: idPart,
+  resource: z.strictObject({
+    kind: z.enum(['Node', 'Pod', 'Job']),
+    name: idPart,
+    namespace: idPart.optional(),
+  }),
+  params: z.record(z.string().max(64), z.union([z.string().max(1024), z.number(), z.boolean()])).default({}),
+});
+
+const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;
+const webhookDeliver = z.strictObject({
+  /** The event's id: a redelivery of the same event collapses into one job. */
+  deliveryId: idPart,
+  url: z.url({ protocol: /^https?$/ }).max(2048),
+  event: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'must be a dotted lowercase event name'),
+  body: z
+    .record(z.string(), z.unknown())
+    .refine((b) => Buffer.byteLength(JSON.stringify(b)) <= MAX_WEBHOOK_BODY_BYTES, 'body is over 64 KiB'),
+  /** Name of the Secret with the signing key; never the key itself. */
+  secretRef: z.string().min(1).max(253),
+});
+
+const telemetryPoll = z.strictObject({ site: idPart });
+const signalsFetch = z.strictObject({ source: idPart });
+
+export const JOB_CATALOG = {
+  'device.batch': defineJob({
+    queue: 'device',
+    description: 'one command (sleep, wake, profile, power target) to the miners of one fleet on one feed',
+    payload: deviceBatch,
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 1000 },
+    timeoutMs: 120_000,
+    fenced: true,
+    removeOnComplete: KEEP_COMPLETED,
+    removeOnFail: KEEP_FAILED,
+    id: (p) =>
+      fencedJobId(p.planId, p.stepId, p.part === undefined ? p.fleet : `${p.fleet}@${p.part}`, p.epoch),
+  }),
+  'device.confirm': defineJob({
+    queue: 'confirm',
+    description: 'wait until telemetry shows the power-tree nodes at or below the expected load',
+    payload: deviceConfirm,
+    attempts: 3,
+    backoff: { type: 'fixed', delay: 1000 },
+    timeoutMs: 16 * 60_000,
+    fenced: true,
+    removeOnComplete: KEEP_COMPLETED,
+    removeOnFail: KEEP_FAILED,
+    id: (p) => fencedJobId(p.planId, p.stepId, 'confirm', p.epoch),
+  }),
+  'plan.phase': defineJob({
+    queue: 'plan',
+    description: 'flow parent of one phase (shed, confirm, add): runs once every child has finished',
+    payload: planPhase,
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 500 },
+    timeoutMs: 30_000,
+    fenced: true,
+    removeOnComplete: KEEP_COMPLETED,
+    removeOnFail: KEEP_FAILED,
+    id: (p) => fencedJobId(p.planId, p.stepId, 'phase', p.epoch),
+  }),
+  'kube.action': defineJob({
+    queue: 'kube',
+    description: 'a Kubernetes action (drain, preempt, start a job) — schema to be completed',
+    payload: kubeAction,
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 2000 },
+    timeoutMs: 60_000,
+    fenced: true,
+    removeOnComplete: KEEP_COMPLETED,
+    removeOnFail: KEEP_FAILED,
+    id: (p) =>
+      fencedJobId(
+        p.planId,
+        p.stepId,
+        `${p.resource.kind.toLowerCase()}/${p.resource.namespace ? `${p.resource.namespace}/` : ''}${p.resource.name}`,
+        p.epoch,
+      ),
+  }),
+  'webhook.deliver': defineJob({
+    queue: 'webhook',
+    description: 'a signed webhook to a broker (dispatch acknowledgements, preemption notices)',
+    payload: webhookDeliver,
+    attempts: 8,
+    backoff: { type: 'exponential', delay: 5000 },
+    timeoutMs: 15_000,
+    fenced: false,
+    removeOnComplete: { age: DAY_S, count: 10_000 },
+    removeOnFail: KEEP_FAILED,
+    id: (p) => jobId('webhook', p.deliveryId),
+  }),
+  'telemetry.poll': defineJob({
+    queue: 'telemetry',
+    description: 'repeatable: read every miner of a site (the next tick is the retry)',
+    payload: telemetryPoll,
+    attempts: 1,
+    backoff: { type: 'fixed', delay: 0 },
+    timeoutMs: 20_000,
+    fenced: false,
+    removeOnComplete: { age: HOUR_S, count: 100 },
+    removeOnFail: { age: DAY_S, count: 1000 },
+    id: (p) => jobId('telemetry.poll', p.site),
+    repeat: { everyMs: 10_000 },
+  }),
+  'signals.fetch': defineJob({
+    queue: 'signals',
+    description: 'repeatable: fetch one signal source (prices, difficulty, grid events)',
+    payload: signalsFetch,
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 2000 },
+    timeoutMs: 30_000,
+    fenced: false,
+    removeOnComplete: { age: HOUR_S, count: 100 },
+    removeOnFail: { age: DAY_S, count: 1000 },
+    id: (p) => jobId('signals.fetch', p.source),
+    repeat: { everyMs: 60_000 },
+  }),
+} as const;
+
+export type JobCatalog = typeof JOB_CATALOG;
+export type JobName = keyof JobCatalog;
+export type JobPayload<N extends JobName> = z.output<JobCatalog[N]['payload']>;
+export type JobInput<N extends JobName> = z.input<JobCatalog[N]['payload']>;
+/** A job name with its payload, as one value (for lists of mixed jobs). */
+export type CatalogJob = { [N in JobName]: { name: N; payload: JobInput<N> } }[JobName];
+export type FencedJobName = { [N in JobName]: JobCatalog[N]['fenced'] extends true ? N : never }[JobName];
+
+export const JOB_NAMES = Object.keys(JOB_CATALOG) as JobName[];
+
+/** Jobs run by a job scheduler rather than enqueued one by one (the entries with `repeat`). */
+export const REPEATABLE_JOBS = ['telemetry.poll', 'signals.fetch'] as const satisfies readonly JobName[];
+export type RepeatableJobName = (typeof REPEATABLE_JOBS)[number];
+
+export function isJobName(name: string): name is JobName {
+  return Object.hasOwn(JOB_CATALOG, name);
+}
+
+export function jobSpec<N extends JobName>(name: N): JobCatalog[N] {
+  return JOB_CATALOG[name];
+}
+
+/** Job names served by one queue. */
+export function jobsOfQueue(queue: QueueName): JobName[] {
+  return JOB_NAMES.filter((n) => JOB_CATALOG[n].queue === queue);
+}
+
+/** Validates a payload against its schema; throws PayloadError naming every problem. */
+export function parsePayload<N extends JobName>(name: N, data: unknown): JobPayload<N> {
+  const r = (JOB_CATALOG[name].payload as z.ZodType).safeParse(data);
+  if (r.success) return r.data as JobPayload<N>;
+  throw new PayloadError(
+    name,
+    r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+  );
+}
+
+/** The deterministic id of a job (for repeatable jobs: its scheduler's id). */
+export function jobIdOf<N extends JobName>(name: N, payload: JobPayload<N>): string {
+  return (JOB_CATALOG[name].id as (p: JobPayload<N>) => string)(payload);
+}
