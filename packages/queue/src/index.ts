@@ -11,4 +11,11 @@ export * from './worker-harness.ts';
 export * from './device-handlers.ts';
 export * from './phase-handler.ts';
 // The BullMQ types and the error callers need, so they do not depend on bullmq themselves.
-export { UnrecoverableError, type Job, type Queue, type Worker, type FlowProducer } from 'bullmq';
+export {
+  UnrecoverableError,
+  QueueEvents,
+  type Job,
+  type Queue,
+  type Worker,
+  type FlowProducer,
+} from 'bullmq';

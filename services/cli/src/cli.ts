@@ -6,6 +6,8 @@ import { sim } from './commands/sim.ts';
 import { MINER_COMMANDS } from './commands/miner.ts';
 import { planCommand } from './commands/plan.ts';
 import { backtestCommand } from './commands/backtest.ts';
+import { workerCommand } from './commands/worker.ts';
+import { controllerCommand } from './commands/controller.ts';
 import { UsageError, type CliContext, type Command } from './context.ts';
 
 const COMMANDS: Record<string, Command> = {
@@ -16,6 +18,8 @@ const COMMANDS: Record<string, Command> = {
   ...MINER_COMMANDS,
   plan: planCommand,
   backtest: backtestCommand,
+  worker: workerCommand,
+  controller: controllerCommand,
 };
 
 export const USAGE = `Usage: switchyard <command> [options]
@@ -32,6 +36,8 @@ Commands:
   plan --farm F --signals S.json   dry-run plan with its reasons [--json] [--solver milp|greedy] [--at T]
   backtest --farm F --signals CSV  replay a price history against baselines [--from T] [--to T] [--json]
                                    [--solver greedy|milp] [--strike-n N] [--strike-m M] [--skip-bad-rows]
+  worker [--farm F] [--concurrency N]  run the job workers (REDIS_URL; SIM_ADDRESSES=true for the simulator)
+  controller [--farm F] [--interval S] [--replay-speed N]  run the control loop (REDIS_URL, DATABASE_URL)
   help                             show this text
 
 Environment variables are listed in the README (Configuration).`;

@@ -1,2 +1,5 @@
 export * from './snapshot.ts';
 export * from './control-loop.ts';
+export * from './miner-selection.ts';
+export * from './ports.ts';
+export * from './service.ts';

@@ -1,0 +1,82 @@
+// `switchyard controller [--farm F] [--interval S] [--replay-speed N]`: the control loop
+// (snapshot → plan → persist → sequence → dispatch) as its own process, leader-elected in Redis.
+import { startControllerService } from '@switchyard/controller';
+import { parseHistoryCsv } from '@switchyard/domain';
+import { buildSignalHub, ReplaySource, SignalHub, signalsConfigFromEnv } from '@switchyard/signals';
+import { createLogger } from '@switchyard/telemetry';
+import { UsageError, parseCommandArgs, type Command } from '../context.ts';
+import { intOption, loadFarm, readText } from './inputs.ts';
+
+export const CONTROLLER_USAGE = `controller [--farm F] [--site S] [--interval S] [--replay-speed N] [--replay-file CSV] (REDIS_URL, DATABASE_URL; SIM_ADDRESSES=true, SIM_PORT_OFFSET for the simulator)`;
+
+export const controllerCommand: Command = async (args, ctx) => {
+  const { values } = parseCommandArgs(
+    args,
+    {
+      farm: { type: 'string' },
+      site: { type: 'string' },
+      interval: { type: 'string' },
+      'replay-speed': { type: 'string' },
+      'replay-file': { type: 'string' },
+    },
+    false,
+  );
+  const farmFile = values.farm ?? ctx.env.FARM_FILE ?? 'examples/farm.yaml';
+  const intervalS = intOption('interval', values.interval, 1, 86_400) ?? 60;
+  const speed = values['replay-speed'] === undefined ? undefined : Number(values['replay-speed']);
+  if (speed !== undefined && !(speed > 0)) throw new UsageError('--replay-speed must be a positive number');
+  const portOffset = Number(ctx.env.SIM_PORT_OFFSET ?? 0);
+  if (!(Number.isInteger(portOffset) && portOffset >= 0))
+    throw new UsageError('SIM_PORT_OFFSET must be a whole number');
+  const farm = await loadFarm(farmFile, ctx);
+  if (!farm) return 1;
+  const site = values.site ?? farm.sites[0]?.metadata.name;
+  if (!site || !farm.sites.some((s) => s.metadata.name === site))
+    throw new UsageError(`site ${site ?? '(none)'} is not in ${farmFile}`);
+  const logger = createLogger({ level: ctx.env.LOG_LEVEL ?? 'info', name: 'switchyard-controller' });
+
+  let hub: SignalHub;
+  if (speed !== undefined) {
+    const file = values['replay-file'] ?? 'examples/history-synthetic.csv';
+    const text = await readText(file, ctx);
+    if (text === null) return 1;
+    const parsed = parseHistoryCsv(text, { skipBadRows: true });
+    if (!parsed.ok) {
+      ctx.stderr.write(`${file}: not a price history\n`);
+      return 1;
+    }
+    hub = new SignalHub({
+      sources: [{ source: new ReplaySource({ rows: parsed.history.rows, speed }), trusted: true }],
+    });
+  } else {
+    hub = buildSignalHub(signalsConfigFromEnv(ctx.env)).hub;
+  }
+  await hub.refresh().catch(() => undefined);
+  hub.start(Math.min(intervalS * 1000, 60_000));
+
+  const simulated = ctx.env.SIM_ADDRESSES === 'true';
+  const controller = await startControllerService({
+    farm,
+    site,
+    redisUrl: ctx.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    databaseUrl: ctx.env.DATABASE_URL,
+    signals: hub,
+    intervalMs: intervalS * 1000,
+    ...(simulated && {
+      mapHost: (h: string) => h.replace(/^\d{1,3}\./, '127.'),
+      mapPort: (p: number) => (p < 1024 ? p + portOffset : p),
+    }),
+    onCycle: (r) => logger.info({ ...r }, `cycle ${r.outcome}`),
+    onPhase: (r) => logger.info({ ...r }, `phase ${r.index} ${r.kind} ${r.status}`),
+    onWarning: (m) => logger.warn(m),
+  });
+  ctx.stdout.write(`controller for site ${site} every ${intervalS} s; Ctrl-C to stop\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await controller.close();
+  await hub.close();
+  return 0;
+};
