@@ -5,11 +5,15 @@ import type { Logger } from '@switchyard/telemetry';
 import { errorHandler, notFoundHandler } from './problem.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health.ts';
 import { farmRoutes, type FarmView } from './routes/farm.ts';
+import { planRoutes } from './routes/plans.ts';
+import type { Database } from '@switchyard/db';
 
 export interface AppDeps {
   logger: Logger;
   readiness: ReadinessCheck[];
   getFarm: () => FarmView;
+  /** The database, for the plan routes; omitted in tests that do not need them. */
+  db?: Database;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -28,5 +32,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler(notFoundHandler);
   await app.register(healthRoutes, { checks: deps.readiness });
   await app.register(farmRoutes, { prefix: '/api/v1', getFarm: deps.getFarm });
+  if (deps.db) {
+    const defaultSite = deps.getFarm().farm.sites[0]?.metadata.name ?? 'site';
+    await app.register(planRoutes, { prefix: '/api/v1', db: deps.db, defaultSite });
+  }
   return app;
 }

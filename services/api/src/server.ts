@@ -35,6 +35,9 @@ export async function loadFarmFile(path: string): Promise<Farm> {
 
 export interface RunningApi {
   url: string;
+  farm: Farm;
+  /** The API's database, shared with in-process components (embedded PGlite is per process). */
+  db: DatabaseHandle;
   close(): Promise<void>;
 }
 
@@ -74,6 +77,7 @@ export async function startApi(env: ApiEnv, logger: Logger): Promise<RunningApi>
     const app = await buildApp({
       logger,
       getFarm: () => view,
+      db: db.db,
       readiness: [
         { name: 'database', check: () => db.ping() },
         { name: 'redis', check: async () => void (await redis.ping()) },
@@ -82,7 +86,7 @@ export async function startApi(env: ApiEnv, logger: Logger): Promise<RunningApi>
     cleanups.push(() => app.close());
     const url = await app.listen({ port: env.PORT, host: env.HOST });
     let closing: Promise<void> | undefined;
-    return { url, close: () => (closing ??= closeAll()) };
+    return { url, farm, db, close: () => (closing ??= closeAll()) };
   } catch (e) {
     await closeAll();
     throw e;

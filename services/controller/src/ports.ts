@@ -248,6 +248,9 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
         observed: input.state,
         now: now().getTime(),
         confirmTimeoutMs,
+        // The same ambient the planner derated cooling with; without one the sequencer assumes
+        // its worst case.
+        ambientC: freshAmbient(input.plan, o.site),
       });
       for (const w of sequence.warnings) warn(w);
       return { sequence, miners: input.miners };
@@ -351,4 +354,10 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
         throw new Error(`plan ${planId} stopped short; the next cycle re-plans from the observed state`);
     },
   };
+}
+
+/** The site's ambient temperature when the planner had a usable reading, else undefined. */
+function freshAmbient(input: PlanInput, site: string): number | undefined {
+  const a = input.signals.ambientC?.[site];
+  return a && !a.stale ? a.value : undefined;
 }

@@ -28,6 +28,8 @@ export interface ControllerServiceOptions {
   redisUrl: string;
   /** PostgreSQL URL; without it an in-memory PGlite database (migrated at start). */
   databaseUrl?: string | undefined;
+  /** An open database to share (embedded PGlite is one process's); not closed by close(). */
+  db?: DatabaseHandle | undefined;
   signals: Pick<SignalHub, 'current'>;
   intervalMs: number;
   /** Farm address → the address to dial (the simulator serves 10.a.b.c on 127.a.b.c). */
@@ -63,8 +65,9 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
   const prefix = o.prefix ?? DEFAULT_PREFIX;
   const mapHost = o.mapHost ?? ((h: string) => h);
   const mapPort = o.mapPort ?? ((p: number) => p);
-  const db = await openDatabase(o.databaseUrl ? { url: o.databaseUrl } : {});
-  const closers: Array<() => Promise<unknown>> = [() => db.close()];
+  const shared = o.db;
+  const db = shared ?? (await openDatabase(o.databaseUrl ? { url: o.databaseUrl } : {}));
+  const closers: Array<() => Promise<unknown>> = shared ? [] : [() => db.close()];
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };

@@ -44,6 +44,8 @@ export interface WorkerServiceOptions {
   mapHost?: ((host: string) => string) | undefined;
   /** Added to miner ports below 1024 (the simulator's port offset when it cannot bind them). */
   portOffset?: number | undefined;
+  /** Resolves a fleet's credentialsSecret name; without it batches that name one fail for good. */
+  resolveCredentials?: ((ref: string, driver: MinerDriverName) => Promise<MinerCredentials>) | undefined;
   /** Per-request miner timeout (default 3000 ms). */
   minerTimeoutMs?: number | undefined;
   /** Queue prefix (default the harness's {switchyard}). */
@@ -134,6 +136,7 @@ export async function startWorkerService(opts: WorkerServiceOptions): Promise<Ru
     const handlers: Record<string, unknown> = {
       'device.batch': createDeviceBatchHandler({
         createDriver: (t) => driverFor({ ...t, host: mapHost(t.host) }),
+        ...(opts.resolveCredentials ? { resolveCredentials: opts.resolveCredentials } : {}),
       }),
       'device.confirm': createConfirmHandler({
         farm: opts.farm,

@@ -1,15 +1,29 @@
 import { apiEnvSchema, parseEnv } from '@switchyard/config';
 import { startApi } from '@switchyard/api';
 import { createLogger } from '@switchyard/telemetry';
-import { parseCommandArgs, type Command } from '../context.ts';
+import { parseCommandArgs, UsageError, type Command } from '../context.ts';
+import { startFarmRun, type RunningFarm } from './farm-run.ts';
 
 /** `switchyard start`: runs the system in one process until SIGTERM or SIGINT. */
 export const start: Command = async (args, ctx) => {
   const { values } = parseCommandArgs(
     args,
-    { farm: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+    {
+      farm: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'with-farm': { type: 'boolean' },
+      'replay-speed': { type: 'string' },
+      interval: { type: 'string' },
+    },
     false,
   );
+  const replaySpeed = Number(values['replay-speed'] ?? 7200);
+  const intervalSeconds = Number(values.interval ?? 15);
+  if (!(replaySpeed > 0)) throw new UsageError('--replay-speed must be a positive number');
+  if (!Number.isInteger(intervalSeconds) || intervalSeconds < 5 || intervalSeconds > 3600) {
+    throw new UsageError('--interval must be whole seconds from 5 to 3600');
+  }
   const env = parseEnv(apiEnvSchema, {
     ...ctx.env,
     ...(values.farm ? { FARM_FILE: values.farm } : {}),
@@ -18,8 +32,30 @@ export const start: Command = async (args, ctx) => {
   });
   const logger = createLogger({ level: env.LOG_LEVEL, pretty: env.LOG_PRETTY, name: 'switchyard' });
   const api = await startApi(env, logger);
+  let farmRun: RunningFarm | undefined;
+  if (values['with-farm']) {
+    try {
+      farmRun = await startFarmRun({
+        farm: api.farm,
+        db: api.db,
+        redisUrl: env.REDIS_URL,
+        logger,
+        historyFile: 'examples/history-synthetic.csv',
+        replaySpeed,
+        intervalSeconds,
+        simHttpPort: 9090,
+      });
+    } catch (e) {
+      await api.close();
+      throw e;
+    }
+  }
   ctx.stdout.write(
-    `\nSwitchyard is running.\n  health:    ${api.url}/healthz\n  readiness: ${api.url}/readyz\n  farm:      ${api.url}/api/v1/farm\nPress Ctrl-C to stop.\n\n`,
+    `\nSwitchyard is running.\n  health:    ${api.url}/healthz\n  readiness: ${api.url}/readyz\n  farm:      ${api.url}/api/v1/farm\n` +
+      (farmRun
+        ? `  plans:     ${api.url}/api/v1/plans/latest (every ${intervalSeconds} s; prices replayed ${replaySpeed}x from examples/history-synthetic.csv)\n  simulator: ${farmRun.simUrl}/sim/power, ${farmRun.simUrl}/sim/miners, ${farmRun.simUrl}/sim/violations\n`
+        : '') +
+      `Press Ctrl-C to stop.\n\n`,
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -32,7 +68,7 @@ export const start: Command = async (args, ctx) => {
         env.SHUTDOWN_GRACE_SECONDS * 1000 + 5000,
       );
       force.unref();
-      void api.close().then(resolve);
+      void (farmRun ? farmRun.close() : Promise.resolve()).then(() => api.close()).then(resolve);
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
