@@ -106,6 +106,17 @@ describe('switchyard start configuration errors', () => {
     expect(r.stderr).toContain('PORT: must be a number (got "eighty")');
   });
 
+  it('says which Redis it cannot reach and exits 1, with no stack trace', () => {
+    const r = cli(['start', '--port', '0'], {
+      REDIS_URL: 'redis://:secret@127.0.0.1:1',
+      LOG_LEVEL: 'silent',
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('switchyard start: cannot connect to Redis at redis://:***@127.0.0.1:1');
+    expect(r.stderr).not.toContain('secret');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('refuses an invalid farm file with every problem listed', () => {
     const file = join(dir, 'bad3.yaml');
     writeFileSync(file, readFileSync('examples/farm.yaml', 'utf8').replace('feed: pdu-1a3', 'feed: pdu-9'));

@@ -16,12 +16,39 @@ export function redisOptions(role: RedisRole): RedisOptions {
   return { ...base, maxRetriesPerRequest: 1, enableOfflineQueue: false };
 }
 
+export class RedisUnavailableError extends Error {
+  readonly code = 'REDIS_UNAVAILABLE';
+}
+
+/** Strips a password from a Redis URL for messages. */
+function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '[unparseable url]';
+  }
+}
+
+/**
+ * Connects, or fails with RedisUnavailableError naming the server when the first connection
+ * cannot be made; after that, the client reconnects on its own (see redisOptions).
+ */
 export async function connectRedis(url: string, role: RedisRole = 'producer'): Promise<Redis> {
   const client = new Redis(url, redisOptions(role));
-  client.on('error', () => {
-    /* surfaced through readiness checks and command failures; avoid unhandled 'error' events */
+  let lastError: Error | undefined;
+  client.on('error', (e: Error) => {
+    // Surfaced through readiness checks and command failures; never an unhandled 'error' event.
+    lastError = e;
   });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (e) {
+    client.disconnect();
+    const reason = (lastError ?? (e as Error)).message;
+    throw new RedisUnavailableError(`cannot connect to Redis at ${safeUrl(url)}: ${reason}`, { cause: e });
+  }
   return client;
 }
 
