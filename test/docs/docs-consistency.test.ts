@@ -3,7 +3,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ALL_ENV_SCHEMAS } from '@switchyard/config';
+import { ALL_ENV_SCHEMAS as SERVICE_ENV_SCHEMAS } from '@switchyard/config';
+import { signalsEnvSchema } from '@switchyard/signals';
+
+// Every environment schema in the system, the signal sources' included.
+const ALL_ENV_SCHEMAS = { ...SERVICE_ENV_SCHEMAS, signals: signalsEnvSchema };
 import { RESOURCE_SCHEMAS } from '@switchyard/domain';
 
 const readme = readFileSync('README.md', 'utf8');
