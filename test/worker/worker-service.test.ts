@@ -8,8 +8,8 @@ import type { Redis } from 'ioredis';
 import { parseFarmYaml, type Farm } from '@switchyard/domain';
 import { pollTargets } from '@switchyard/miners';
 import { HandlerCoverageError, createQueues, type JobQueues } from '@switchyard/queue';
-import { startSimulator, type RunningSimulator } from '@switchyard/simulator';
-import { simulatorHost, startWorkerService, type RunningWorkerService } from '@switchyard/worker';
+import { startSimulator, toSimHost, type RunningSimulator } from '@switchyard/simulator';
+import { startWorkerService, type RunningWorkerService } from '@switchyard/worker';
 import { dropPrefix, epochs, producer, uniquePrefix, waitFinished } from '../queue/support.ts';
 import { requireRedisUrl } from '../support/redis.ts';
 
@@ -90,7 +90,7 @@ const start = (overrides: Parameters<typeof startWorkerService>[0]['handlerOverr
     prefix,
     lease: epochs(1),
     concurrency: 4,
-    mapHost: simulatorHost,
+    mapHost: toSimHost,
     portOffset: sim.portOffset,
     minerTimeoutMs: 1500,
     handleSignals: false,

@@ -1,6 +1,7 @@
 // Redis connections, configured as BullMQ's production guide asks: producers fail fast when
 // Redis is away, workers wait for it (maxRetriesPerRequest: null), and keys are never evicted.
 import { Redis, type RedisOptions } from 'ioredis';
+import { redactUrl } from '@switchyard/telemetry';
 
 export type RedisRole = 'producer' | 'worker' | 'check';
 
@@ -20,17 +21,6 @@ export class RedisUnavailableError extends Error {
   readonly code = 'REDIS_UNAVAILABLE';
 }
 
-/** Strips a password from a Redis URL for messages. */
-function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '[unparseable url]';
-  }
-}
-
 /**
  * Connects, or fails with RedisUnavailableError naming the server when the first connection
  * cannot be made; after that, the client reconnects on its own (see redisOptions).
@@ -47,7 +37,9 @@ export async function connectRedis(url: string, role: RedisRole = 'producer'): P
   } catch (e) {
     client.disconnect();
     const reason = (lastError ?? (e as Error)).message;
-    throw new RedisUnavailableError(`cannot connect to Redis at ${safeUrl(url)}: ${reason}`, { cause: e });
+    throw new RedisUnavailableError(`cannot connect to Redis at ${redactUrl(url) ?? '[unset]'}: ${reason}`, {
+      cause: e,
+    });
   }
   return client;
 }

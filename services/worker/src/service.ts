@@ -40,7 +40,7 @@ export interface WorkerServiceOptions {
   databaseUrl?: string | undefined;
   /** Jobs at once per queue (default: the harness's per-queue defaults). */
   concurrency?: number | Partial<Record<QueueName, number>> | undefined;
-  /** Farm address → address to dial (simulator: 10.b.c.d → 127.b.c.d, see simulatorHost). */
+  /** Farm address → address to dial (for the simulator, its toSimHost: 10.b.c.d → 127.b.c.d). */
   mapHost?: ((host: string) => string) | undefined;
   /** Added to miner ports below 1024 (the simulator's port offset when it cannot bind them). */
   portOffset?: number | undefined;
@@ -71,7 +71,6 @@ export interface RunningWorkerService {
 }
 
 /** The simulator serves farm address a.b.c.d on 127.b.c.d. */
-export const simulatorHost = (host: string): string => host.replace(/^\d{1,3}\./, '127.');
 
 export async function startWorkerService(opts: WorkerServiceOptions): Promise<RunningWorkerService> {
   const mapHost = opts.mapHost ?? ((h: string) => h);

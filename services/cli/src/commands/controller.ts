@@ -1,6 +1,7 @@
 // `switchyard controller [--farm F] [--interval S] [--replay-speed N]`: the control loop
 // (snapshot → plan → persist → sequence → dispatch) as its own process, leader-elected in Redis.
 import { startControllerService } from '@switchyard/controller';
+import { toSimHost } from '@switchyard/simulator';
 import { parseHistoryCsv } from '@switchyard/domain';
 import { buildSignalHub, ReplaySource, SignalHub, signalsConfigFromEnv } from '@switchyard/signals';
 import { createLogger } from '@switchyard/telemetry';
@@ -63,7 +64,7 @@ export const controllerCommand: Command = async (args, ctx) => {
     signals: hub,
     intervalMs: intervalS * 1000,
     ...(simulated && {
-      mapHost: (h: string) => h.replace(/^\d{1,3}\./, '127.'),
+      mapHost: toSimHost,
       mapPort: (p: number) => (p < 1024 ? p + portOffset : p),
     }),
     onCycle: (r) => logger.info({ ...r }, `cycle ${r.outcome}`),

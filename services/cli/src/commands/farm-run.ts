@@ -6,9 +6,9 @@ import type { Farm } from '@switchyard/domain';
 import { parseHistoryCsv } from '@switchyard/domain';
 import type { DatabaseHandle } from '@switchyard/db';
 import { startControllerService } from '@switchyard/controller';
-import { startSimulator } from '@switchyard/simulator';
+import { startSimulator, toSimHost } from '@switchyard/simulator';
 import { ReplaySource, SignalHub } from '@switchyard/signals';
-import { simulatorHost, startWorkerService } from '@switchyard/worker';
+import { startWorkerService } from '@switchyard/worker';
 import { FACTORY_CREDENTIALS } from '@switchyard/miners';
 import type { Logger } from '@switchyard/telemetry';
 
@@ -64,7 +64,7 @@ export async function startFarmRun(o: FarmRunOptions): Promise<RunningFarm> {
     const worker = await startWorkerService({
       redisUrl: o.redisUrl,
       farm: o.farm,
-      mapHost: simulatorHost,
+      mapHost: toSimHost,
       portOffset: sim.portOffset,
       handleSignals: false,
       // The simulated firmware accepts each family's factory credentials, whatever Secret the
@@ -82,7 +82,7 @@ export async function startFarmRun(o: FarmRunOptions): Promise<RunningFarm> {
       db: o.db,
       signals: hub,
       intervalMs: o.intervalSeconds * 1000,
-      mapHost: simulatorHost,
+      mapHost: toSimHost,
       mapPort: (p) => (p < 1024 ? p + sim.portOffset : p),
       greedy: true,
       onCycle: (r) =>

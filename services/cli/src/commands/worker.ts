@@ -1,7 +1,8 @@
 // `switchyard worker [--farm F] [--concurrency N]`: serves every job of the catalog until
 // SIGTERM or SIGINT, then finishes running jobs and exits (see docs/worker.md).
 import { loadFarm } from '@switchyard/simulator';
-import { simulatorHost, startWorkerService } from '@switchyard/worker';
+import { toSimHost } from '@switchyard/simulator';
+import { startWorkerService } from '@switchyard/worker';
 import { parseCommandArgs, UsageError, type Command } from '../context.ts';
 
 export const workerCommand: Command = async (args, ctx) => {
@@ -31,7 +32,7 @@ export const workerCommand: Command = async (args, ctx) => {
     farm,
     databaseUrl: ctx.env.DATABASE_URL,
     concurrency,
-    mapHost: sim ? simulatorHost : undefined,
+    mapHost: sim ? toSimHost : undefined,
     portOffset: Number.isInteger(portOffset) && portOffset > 0 ? portOffset : undefined,
     evictionCheck: ctx.env.REDIS_EVICTION_CHECK === 'warn' ? 'warn' : 'refuse',
     handleSignals: false,

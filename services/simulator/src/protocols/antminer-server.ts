@@ -11,7 +11,14 @@ import { registerProtocol } from './registry.ts';
 import type { StartMinerServersOptions } from './registry.ts';
 import { missingCommandReply, rpcErrorReply, rpcStatus, serveRpc } from './rpc-server.ts';
 import type { RpcHandler, RpcJsonVariant, RpcServer } from './rpc-server.ts';
-import { OVERSIZED_BYTES, garbageBytes, isReplyFault, sendSlowDrip, sendTruncated } from './stream-faults.ts';
+import {
+  OVERSIZED_BYTES,
+  createMinerHttpServer,
+  garbageBytes,
+  isReplyFault,
+  sendSlowDrip,
+  sendTruncated,
+} from './stream-faults.ts';
 
 export const ANTMINER_RPC_PORT = 4028;
 export const ANTMINER_WEB_PORT = 80;
@@ -456,15 +463,7 @@ async function serveWeb(
 ): Promise<{ port: number; close(): Promise<void> }> {
   const guard = new DigestGuard(miner, now);
   const stops = new Set<() => void>();
-  const server = http.createServer({
-    requestTimeout: 30_000,
-    headersTimeout: 10_000,
-    maxHeaderSize: 16 * 1024,
-  });
-  server.on('connection', (socket) => {
-    socket.on('error', () => {});
-    if (miner.fault === 'refuse' || miner.observe().state === 'offline') socket.resetAndDestroy();
-  });
+  const server = createMinerHttpServer(miner);
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     void readBody(req).then((body) => {
       if (body === null) {

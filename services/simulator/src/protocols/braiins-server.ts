@@ -5,7 +5,14 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { SimMinerView, SimObservation } from '../model/sim-miner-api.ts';
-import { garbageBytes, isReplyFault, OVERSIZED_BYTES, sendSlowDrip, sendTruncated } from './stream-faults.ts';
+import {
+  createMinerHttpServer,
+  garbageBytes,
+  isReplyFault,
+  OVERSIZED_BYTES,
+  sendSlowDrip,
+  sendTruncated,
+} from './stream-faults.ts';
 import { registerProtocol, type StartMinerServersOptions } from './registry.ts';
 
 export const BRAIINS_REAL_PORT = 80;
@@ -334,16 +341,7 @@ export async function startBraiinsServers(
 ): Promise<{ close(): Promise<void>; ports: number[] }> {
   const tokens = new TokenStore(opts.tokenTimeoutS ?? 3600, opts.now ?? Date.now);
   const stops = new Set<() => void>();
-  const server = http.createServer({
-    requestTimeout: 30_000,
-    headersTimeout: 10_000,
-    maxHeaderSize: 16 * 1024,
-  });
-
-  server.on('connection', (socket) => {
-    socket.on('error', () => {});
-    if (miner.fault === 'refuse' || miner.observe().state === 'offline') socket.resetAndDestroy();
-  });
+  const server = createMinerHttpServer(miner);
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     // A kept-alive connection outlives neither a refusing listener nor a reboot.

@@ -2,8 +2,9 @@
 // REST, Whatsminer API v3): what a broken miner puts on the wire instead of a good reply.
 // Each takes the complete, correct reply bytes and the socket; the server calls it in place
 // of writing the reply. `timeout` and `refuse` are handled where the connection is accepted.
+import http from 'node:http';
 import type { Socket } from 'node:net';
-import type { SimFault } from '../model/sim-miner-api.ts';
+import type { SimFault, SimMinerView } from '../model/sim-miner-api.ts';
 
 /** Faults that replace the reply bytes (the others act on the connection itself). */
 export type ReplyFault = Extract<SimFault, 'garbage' | 'truncate' | 'slow-drip' | 'oversized'>;
@@ -48,4 +49,21 @@ export function sendSlowDrip(socket: Socket, reply: Buffer, intervalMs = SLOW_DR
   }, intervalMs);
   socket.once('close', () => clearInterval(timer));
   return () => clearInterval(timer);
+}
+
+/**
+ * The HTTP server a simulated firmware's web API runs on: bounded request times and headers, and
+ * connections reset at once while the miner refuses connections or is offline (rebooting).
+ */
+export function createMinerHttpServer(miner: SimMinerView): http.Server {
+  const server = http.createServer({
+    requestTimeout: 30_000,
+    headersTimeout: 10_000,
+    maxHeaderSize: 16 * 1024,
+  });
+  server.on('connection', (socket) => {
+    socket.on('error', () => {});
+    if (miner.fault === 'refuse' || miner.observe().state === 'offline') socket.resetAndDestroy();
+  });
+  return server;
 }
