@@ -48,6 +48,7 @@ const adapterPackages = [
   '@switchyard/signals',
   '@switchyard/queue',
   '@switchyard/kube',
+  '@switchyard/cluster',
   '@switchyard/telemetry',
 ];
 

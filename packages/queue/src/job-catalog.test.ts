@@ -1,15 +1,19 @@
 // The catalog is complete and self-consistent; ids are deterministic and BullMQ-safe.
 import { describe, expect, it } from '@jest/globals';
 import { UnrecoverableError } from 'bullmq';
-import { MinerError } from '@switchyard/miners';
+import { MinerError, WHATSMINER_POWER_PERCENT } from '@switchyard/miners';
 import {
+  DEVICE_ACTIONS,
+  DEVICE_ACTION_PARAMS,
   JOB_CATALOG,
+  POWER_PERCENT_BOUNDS,
   JOB_NAMES,
   QUEUE_NAMES,
   REPEATABLE_JOBS,
   jobIdOf,
   jobsOfQueue,
   parsePayload,
+  setGpuModeParams,
   type JobName,
 } from './job-catalog.ts';
 import { fencedJobId, jobId, JOB_ID_SEPARATOR } from './job-id.ts';
@@ -29,7 +33,12 @@ const SAMPLES: Record<JobName, Record<string, unknown>> = {
   },
   'device.confirm': { ...fenced, nodes: ['pdu-a'], expectLoadAtMostKw: 40, timeoutMs: 30_000 },
   'plan.phase': { ...fenced, phase: 'shed' },
-  'kube.action': { ...fenced, action: 'drain', resource: { kind: 'Node', name: 'gpu-1' } },
+  'kube.action': {
+    ...fenced,
+    action: 'set-gpu-mode',
+    resource: { kind: 'Node', name: 'h100-a-node-03' },
+    params: { pool: 'h100-a', mode: 'hashing' },
+  },
   'webhook.deliver': {
     deliveryId: 'evt-123',
     url: 'https://broker.example/hooks',
@@ -134,6 +143,21 @@ describe('payload schemas', () => {
     ['set-profile without a profile', { ...batch, action: 'set-profile' }, 'profile'],
     ['set-power-target without watts', { ...batch, action: 'set-power-target' }, 'watts'],
     ['a profile on a sleep', { ...batch, profile: 'eco' }, 'profile'],
+    ['set-power-percent without a percent', { ...batch, action: 'set-power-percent' }, 'percent'],
+    ['a percent on a sleep', { ...batch, percent: 80 }, 'percent'],
+    [
+      'a percent on a set-profile',
+      { ...batch, action: 'set-profile', profile: 'eco', percent: 80 },
+      'percent',
+    ],
+    [
+      'a profile on a set-power-percent',
+      { ...batch, action: 'set-power-percent', percent: 80, profile: 'eco' },
+      'profile',
+    ],
+    ['a fractional percent', { ...batch, action: 'set-power-percent', percent: 80.5 }, 'percent'],
+    ['a percent below the bounds', { ...batch, action: 'set-power-percent', percent: -1 }, 'percent'],
+    ['a percent above the bounds', { ...batch, action: 'set-power-percent', percent: 101 }, 'percent'],
     ['a target listed twice', { ...batch, targets: [batch.targets, batch.targets].flat() }, 'targets.1'],
     ['no targets', { ...batch, targets: [] }, 'targets'],
     ['an unknown driver', { ...batch, driver: 'cgminer' }, 'driver'],
@@ -147,6 +171,67 @@ describe('payload schemas', () => {
       expect(e).toBeInstanceOf(PayloadError);
       expect((e as PayloadError).issues.map((i) => i.path)).toContain(path);
     }
+  });
+
+  it('device.batch set-power-percent takes a whole percent within the Whatsminer driver’s bounds', () => {
+    expect(POWER_PERCENT_BOUNDS).toEqual(WHATSMINER_POWER_PERCENT);
+    for (const percent of [POWER_PERCENT_BOUNDS.min, 68, POWER_PERCENT_BOUNDS.max])
+      expect(
+        parsePayload('device.batch', {
+          ...batch,
+          driver: 'whatsminer',
+          action: 'set-power-percent',
+          percent,
+        }),
+      ).toMatchObject({ action: 'set-power-percent', percent });
+    expect(() => parsePayload('device.batch', { ...batch, action: 'set-power-percent' })).toThrow(
+      /percent: set-power-percent needs percent/,
+    );
+    expect(() => parsePayload('device.batch', { ...batch, percent: 50 })).toThrow(
+      /percent: percent is only for set-power-percent/,
+    );
+    // every action with a parameter is a device action, and each parameter belongs to one action
+    expect(
+      Object.keys(DEVICE_ACTION_PARAMS).every((a) => (DEVICE_ACTIONS as readonly string[]).includes(a)),
+    ).toBe(true);
+    expect(new Set(Object.values(DEVICE_ACTION_PARAMS)).size).toBe(Object.keys(DEVICE_ACTION_PARAMS).length);
+  });
+
+  const kube = SAMPLES['kube.action'] as (typeof SAMPLES)['kube.action'] & {
+    params: Record<string, unknown>;
+  };
+  it.each([
+    ['an action it does not know', { ...kube, action: 'drain' }, 'action'],
+    ['a Pod', { ...kube, resource: { kind: 'Pod', name: 'p-1' } }, 'resource.kind'],
+    [
+      'a Node with a namespace',
+      { ...kube, resource: { kind: 'Node', name: 'n', namespace: 'x' } },
+      'resource.namespace',
+    ],
+    ['no pool', { ...kube, params: { mode: 'idle' } }, 'params.pool'],
+    ['a pool that is not a name', { ...kube, params: { pool: 'a b', mode: 'idle' } }, 'params.pool'],
+    ['a numeric pool', { ...kube, params: { pool: 7, mode: 'idle' } }, 'params.pool'],
+    ['no mode', { ...kube, params: { pool: 'h100-a' } }, 'params.mode'],
+    ['an unknown mode', { ...kube, params: { pool: 'h100-a', mode: 'mining' } }, 'params.mode'],
+    ['an extra param', { ...kube, params: { ...kube.params, drain: true } }, 'params.drain'],
+    ['no params at all', { ...kube, params: undefined }, 'params.pool'],
+  ])('kube.action set-gpu-mode rejects %s', (_label, payload, path) => {
+    try {
+      parsePayload('kube.action', payload);
+      throw new Error('parsed');
+    } catch (e) {
+      expect(e).toBeInstanceOf(PayloadError);
+      expect((e as PayloadError).issues.map((i) => i.path)).toContain(path);
+    }
+  });
+
+  it('kube.action set-gpu-mode names the problem and keeps the node in the job id', () => {
+    expect(() => parsePayload('kube.action', { ...kube, params: { pool: 'h100-a' } })).toThrow(
+      /params\.mode: set-gpu-mode needs params\.mode: one of idle, serving, hashing/,
+    );
+    const p = parsePayload('kube.action', kube);
+    expect(setGpuModeParams(p)).toEqual({ pool: 'h100-a', mode: 'hashing' });
+    expect(jobIdOf('kube.action', p)).toBe('plan-7~shed-2~node/h100-a-node-03~e4');
   });
 
   it('webhook.deliver accepts only http(s) URLs and bounded bodies', () => {

@@ -2,8 +2,9 @@
 // retention, and how its deterministic id is built. Producers and workers both read this file;
 // a worker refuses to start unless it has a handler for every name here (worker-harness.ts).
 import { z } from 'zod';
-import { MINER_DRIVERS } from '@switchyard/domain';
-import { fencedJobId, idPart, jobId } from './job-id.ts';
+import { MINER_DRIVERS, POOL_MODES, type PoolMode } from '@switchyard/domain';
+import { WHATSMINER_POWER_PERCENT } from '@switchyard/miners';
+import { ID_PART_PATTERN, fencedJobId, idPart, jobId } from './job-id.ts';
 import { PayloadError } from './errors/payload-error.ts';
 
 /** Queues, one per kind of work, so slow work never holds up device commands. */
@@ -65,8 +66,27 @@ const fencing = {
   epoch: z.number().int().min(1),
 };
 
-export const DEVICE_ACTIONS = ['sleep', 'wake', 'set-profile', 'set-power-target'] as const;
+export const DEVICE_ACTIONS = [
+  'sleep',
+  'wake',
+  'set-profile',
+  'set-power-target',
+  'set-power-percent',
+] as const;
 export type DeviceAction = (typeof DEVICE_ACTIONS)[number];
+
+/**
+ * The parameter each parameterised action needs, and no other action may carry: a profile
+ * name, a power target in watts, or a whole-number power percentage (Whatsminer set_power_pct).
+ */
+export const DEVICE_ACTION_PARAMS = {
+  'set-profile': 'profile',
+  'set-power-target': 'watts',
+  'set-power-percent': 'percent',
+} as const satisfies Partial<Record<DeviceAction, string>>;
+
+/** set-power-percent's bounds: the Whatsminer driver's own (set_power_pct, 0-100). */
+export const POWER_PERCENT_BOUNDS: { readonly min: number; readonly max: number } = WHATSMINER_POWER_PERCENT;
 
 /** Most miners in one device.batch: a rack or a PDU, never a whole site. */
 export const MAX_BATCH_TARGETS = 1024;
@@ -87,19 +107,19 @@ const deviceBatch = z
     action: z.enum(DEVICE_ACTIONS),
     profile: z.string().min(1).max(64).optional(),
     watts: z.number().positive().max(100_000).optional(),
+    percent: z.number().int().min(POWER_PERCENT_BOUNDS.min).max(POWER_PERCENT_BOUNDS.max).optional(),
     targets: z.array(deviceTarget).min(1).max(MAX_BATCH_TARGETS),
     /** Name of the Secret holding the fleet's credentials; absent: the firmware's defaults. */
     credentialsRef: z.string().min(1).max(253).optional(),
   })
   .superRefine((p, ctx) => {
-    if (p.action === 'set-profile' && p.profile === undefined)
-      ctx.addIssue({ code: 'custom', path: ['profile'], message: 'set-profile needs a profile' });
-    if (p.action === 'set-power-target' && p.watts === undefined)
-      ctx.addIssue({ code: 'custom', path: ['watts'], message: 'set-power-target needs watts' });
-    if (p.action !== 'set-profile' && p.profile !== undefined)
-      ctx.addIssue({ code: 'custom', path: ['profile'], message: `profile is only for set-profile` });
-    if (p.action !== 'set-power-target' && p.watts !== undefined)
-      ctx.addIssue({ code: 'custom', path: ['watts'], message: `watts is only for set-power-target` });
+    for (const [action, param] of Object.entries(DEVICE_ACTION_PARAMS)) {
+      const given = p[param] !== undefined;
+      if (p.action === action && !given)
+        ctx.addIssue({ code: 'custom', path: [param], message: `${action} needs ${param}` });
+      if (p.action !== action && given)
+        ctx.addIssue({ code: 'custom', path: [param], message: `${param} is only for ${action}` });
+    }
     const seen = new Set<string>();
     p.targets.forEach((t, i) => {
       const k = `${t.host}:${t.port}`;
@@ -127,17 +147,75 @@ const planPhase = z.strictObject({
   phase: z.enum(['shed', 'confirm', 'add']),
 });
 
-// Placeholder until the Kubernetes issue defines the actions; already fenced and bounded.
-const kubeAction = z.strictObject({
-  ...fencing,
-  action: idPart,
-  resource: z.strictObject({
-    kind: z.enum(['Node', 'Pod', 'Job']),
-    name: idPart,
-    namespace: idPart.optional(),
-  }),
-  params: z.record(z.string().max(64), z.union([z.string().max(1024), z.number(), z.boolean()])).default({}),
-});
+/**
+ * What a kube.action does. Only set-gpu-mode exists so far; each further action (cordon, drain,
+ * preempt, start-order) adds its name here and its rules to the superRefine below.
+ */
+export const KUBE_ACTIONS = ['set-gpu-mode'] as const;
+export type KubeAction = (typeof KUBE_ACTIONS)[number];
+
+/** set-gpu-mode's params, once the payload has been validated. */
+export interface SetGpuModeParams {
+  pool: string;
+  mode: PoolMode;
+}
+
+const kubeAction = z
+  .strictObject({
+    ...fencing,
+    action: z.enum(KUBE_ACTIONS),
+    resource: z.strictObject({
+      kind: z.enum(['Node', 'Pod', 'Job']),
+      name: idPart,
+      namespace: idPart.optional(),
+    }),
+    params: z
+      .record(z.string().max(64), z.union([z.string().max(1024), z.number(), z.boolean()]))
+      .default({}),
+  })
+  .superRefine((p, ctx) => {
+    switch (p.action) {
+      case 'set-gpu-mode': {
+        if (p.resource.kind !== 'Node')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['resource', 'kind'],
+            message: `set-gpu-mode acts on a Node, not a ${p.resource.kind}`,
+          });
+        if (p.resource.namespace !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['resource', 'namespace'],
+            message: 'a Node has no namespace',
+          });
+        const { pool, mode, ...rest } = p.params;
+        if (typeof pool !== 'string' || !ID_PART_PATTERN.test(pool))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['params', 'pool'],
+            message: 'set-gpu-mode needs params.pool: the GpuPool name',
+          });
+        if (typeof mode !== 'string' || !(POOL_MODES as readonly string[]).includes(mode))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['params', 'mode'],
+            message: `set-gpu-mode needs params.mode: one of ${POOL_MODES.join(', ')}`,
+          });
+        for (const k of Object.keys(rest))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['params', k],
+            message: 'set-gpu-mode takes only params.pool and params.mode',
+          });
+        break;
+      }
+    }
+  });
+
+/** The params of a validated set-gpu-mode payload. */
+export function setGpuModeParams(p: JobPayload<'kube.action'>): SetGpuModeParams {
+  return { pool: p.params.pool as string, mode: p.params.mode as PoolMode };
+}
 
 const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;
 const webhookDeliver = z.strictObject({
@@ -158,7 +236,8 @@ const signalsFetch = z.strictObject({ source: idPart });
 export const JOB_CATALOG = {
   'device.batch': defineJob({
     queue: 'device',
-    description: 'one command (sleep, wake, profile, power target) to the miners of one fleet on one feed',
+    description:
+      'one command (sleep, wake, profile, power target, power percent) to the miners of one fleet on one feed',
     payload: deviceBatch,
     attempts: 5,
     backoff: { type: 'exponential', delay: 1000 },
@@ -195,7 +274,8 @@ export const JOB_CATALOG = {
   }),
   'kube.action': defineJob({
     queue: 'kube',
-    description: 'a Kubernetes action (drain, preempt, start a job) — schema to be completed',
+    description:
+      'an action on the GPU cluster (set-gpu-mode: one node of a pool into idle, serving or hashing)',
     payload: kubeAction,
     attempts: 5,
     backoff: { type: 'exponential', delay: 2000 },
