@@ -1,5 +1,6 @@
 // The farm simulator's coordinator. It owns the clock parameters, the GPU nodes, the power
-// tree and its ground-truth log, and the miner hosts: one in this process (workers: 0) or one
+// tree and its ground-truth log, the GPU nodes' change log, and the miner hosts (each keeps its
+// miners' change log; changes() gathers them): one in this process (workers: 0) or one
 // per worker process (workers ≥ 1, fleets split by listening sockets so that no process runs
 // out of file descriptors). Hosts send each fleet's draw per sample time; once every host has
 // reported a sample time the coordinator adds the GPU nodes, sums the tree and logs the sample.
@@ -10,6 +11,16 @@ import type { Logger } from '@switchyard/telemetry';
 import { SimClock, type ClockParams } from './model/sim-clock.ts';
 import { DEFAULT_TIMING, type SimMinerTiming } from './model/sim-miner.ts';
 import { SimGpuNode, type GpuMode, type SimGpuObservation } from './model/sim-gpu.ts';
+import {
+  ChangeLog,
+  changeQueryLimit,
+  DEFAULT_CHANGE_CAPACITY,
+  mergeChangeSlices,
+  toChangeReport,
+  type ChangeQuery,
+  type ChangeReport,
+  type ChangeVia,
+} from './model/change-log.ts';
 import { deratedCapacityKw, zoneRiseC } from './model/environment.ts';
 import type { SimMiner } from './model/sim-miner.ts';
 import {
@@ -84,6 +95,12 @@ export interface FarmSimulatorOptions {
   historyLimit?: number;
   /** Violations kept in memory (default 100,000). */
   violationLimit?: number;
+  /**
+   * Device changes kept in memory farm-wide (default 200,000; no-op commands are kept apart, as
+   * many again). Split between the miner hosts and the GPU nodes by their device counts, at
+   * least 1000 each.
+   */
+  changeLimit?: number;
   /** Credentials the simulated firmware accepts, per fleet name or driver. */
   credentials?: Record<string, Credentials>;
   /** How miners start (default hashing, on "normal" or their top profile). */
@@ -143,6 +160,8 @@ export class FarmSimulator {
   readonly log: PowerLog;
   readonly gpus: SimGpuNode[] = [];
   readonly sampleIntervalMs: number;
+  /** Mode changes of the GPU nodes (the miners' changes live in their hosts). */
+  readonly gpuChanges: ChangeLog;
   readonly #opts: FarmSimulatorOptions;
   readonly #logger: Logger | undefined;
   readonly #planned: PlannedFleet[];
@@ -209,6 +228,16 @@ export class FarmSimulator {
       for (let i = 0; i < p.spec.nodes; i++)
         this.gpus.push(new SimGpuNode(p, i, this.clock, opts.gpuTransitionSeconds ?? 10));
     }
+    this.gpuChanges = new ChangeLog({ capacity: this.#changeShare(this.gpus.length) });
+  }
+
+  /** A host's (or the GPU nodes') share of changeLimit, by device count. */
+  #changeShare(devices: number): number {
+    const limit = this.#opts.changeLimit ?? DEFAULT_CHANGE_CAPACITY;
+    if (!(Number.isInteger(limit) && limit >= 1000 && limit <= 10_000_000))
+      throw new SimulatorConfigError('changeLimit must be an integer between 1000 and 10000000');
+    const all = this.minerCount + this.gpus.length;
+    return Math.max(1000, Math.ceil((limit * devices) / Math.max(1, all)));
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -281,6 +310,7 @@ export class FarmSimulator {
       initialProfile: opts.initialProfile,
       faults: opts.faults ?? [],
       logLevel: opts.logLevel ?? this.#logger?.level ?? 'warn',
+      changeCapacity: 0,
     };
     const workers = Math.max(0, Math.floor(opts.workers ?? 2));
     if (opts.portMap && workers > 0)
@@ -292,7 +322,11 @@ export class FarmSimulator {
           ? [this.#planned]
           : partitionFleets(this.#planned, workers);
     this.#hosts = groups.map((g, i) => {
-      const init: HostInit = { ...base, fleets: g.map((f) => f.name) };
+      const init: HostInit = {
+        ...base,
+        fleets: g.map((f) => f.name),
+        changeCapacity: this.#changeShare(g.reduce((n, f) => n + f.miners.length, 0)),
+      };
       return workers === 0
         ? new LocalHostHandle(init, this.#logger, opts.portMap)
         : new ChildHostHandle(init, i, this.#logger);
@@ -685,13 +719,55 @@ export class FarmSimulator {
       .map((g) => g.observe(t));
   }
 
-  /** Sets a GPU node's mode; returns an error message (unknown node, mode not allowed) or null. */
-  setGpuMode(pool: string, node: string, mode: GpuMode): string | null {
+  /**
+   * Sets a GPU node's mode; returns an error message (unknown node, mode not allowed) or null.
+   * A mode that changes is recorded in the change log as `gpu-mode` (the same mode as a no-op);
+   * `via` defaults to 'protocol' because POST /sim/gpu/{pool}/{node}/mode is how the cluster's
+   * simulator driver reaches GPU nodes.
+   */
+  setGpuMode(pool: string, node: string, mode: GpuMode, via: ChangeVia = 'protocol'): string | null {
     const g = this.gpus.find((x) => x.pool.metadata.name === pool && x.name === node);
     if (!g) return `no GPU node "${node}" in GpuPool "${pool}"`;
+    const before = g.mode;
     const err = g.setMode(mode);
-    if (!err) this.log.writeEvent(this.clock.now(), 'gpu-mode', { pool, node, mode });
-    return err;
+    if (err) return err;
+    if (g.mode !== before) {
+      this.gpuChanges.record(g.name, 'gpu-mode', via);
+      this.log.writeEvent(this.clock.now(), 'gpu-mode', { pool, node, mode });
+    } else {
+      this.gpuChanges.noop(g.name, 'gpu-mode', via);
+    }
+    return null;
+  }
+
+  /** True when host is a miner's farm or loopback address, or a GPU node's name. */
+  hasDevice(host: string): boolean {
+    return this.#hostOfMiner.has(host) || this.gpus.some((g) => g.name === host);
+  }
+
+  /**
+   * The ground-truth log of device changes, gathered from every miner host and the GPU nodes:
+   * the effective changes at or after `sinceMs` (wall-clock ms, Date.now()), counts per kind,
+   * no-op commands per kind, the first and last change, and each device's changes (the earliest
+   * `limit`, default 20,000, at most 200,000). `host` narrows it to one miner (farm or loopback
+   * address) or GPU node (an unknown one matches nothing); `via` to one way in.
+   */
+  async changes(q: ChangeQuery = {}): Promise<ChangeReport> {
+    const query: ChangeQuery = { ...q, limit: changeQueryLimit(q.limit) };
+    let hosts: number[];
+    let gpus = true;
+    if (q.host !== undefined) {
+      const hi = this.#hostOfMiner.get(q.host);
+      hosts = hi === undefined ? [] : [hi];
+      gpus = hi === undefined;
+    } else {
+      hosts = this.#hosts.map((_h, i) => i);
+    }
+    const slices = await Promise.all(
+      hosts.map((i) => (this.#hosts[i] as HostHandle).request('changes', { query })),
+    );
+    if (gpus) slices.push(this.gpuChanges.query(query));
+    return toChangeReport(mergeChangeSlices(slices, query.limit));
   }
 
   async setSpeed(speed: number): Promise<ClockParams> {

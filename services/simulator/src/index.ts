@@ -13,6 +13,23 @@ export {
   type SimMinerTiming,
   type MinerSample,
 } from './model/sim-miner.ts';
+export {
+  ChangeLog,
+  CHANGE_KINDS,
+  CHANGE_VIAS,
+  DEFAULT_CHANGE_CAPACITY,
+  DEFAULT_CHANGE_QUERY_LIMIT,
+  MAX_CHANGE_QUERY_LIMIT,
+  mergeChangeSlices,
+  toChangeReport,
+  type ChangeKind,
+  type ChangeVia,
+  type ChangeEntry,
+  type ChangeQuery,
+  type ChangeSlice,
+  type ChangeReport,
+  type ChangeLogOptions,
+} from './model/change-log.ts';
 export { SimGpuNode, GPU_MODES, gpuNodeName, type GpuMode, type SimGpuObservation } from './model/sim-gpu.ts';
 export { ThermalEnv, deratedCapacityKw, zoneRiseC } from './model/environment.ts';
 export {

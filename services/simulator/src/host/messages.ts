@@ -4,6 +4,7 @@ import type { Farm, MinerDriverName } from '@switchyard/domain';
 import type { ClockParams } from '../model/sim-clock.ts';
 import type { SimFault, SimMinerIdentity, SimMinerState, SimObservation } from '../model/sim-miner-api.ts';
 import type { SimMinerTiming } from '../model/sim-miner.ts';
+import type { ChangeQuery, ChangeSlice } from '../model/change-log.ts';
 
 /** Every SimFault, for validating input. */
 export const SIM_FAULTS = [
@@ -77,6 +78,8 @@ export interface HostInit {
   initialProfile?: string | undefined;
   faults: FaultCommand[];
   logLevel: string;
+  /** Changes (and, separately, no-ops) the host's change log keeps in memory. */
+  changeCapacity: number;
 }
 
 export interface HostReady {
@@ -138,6 +141,7 @@ export interface HostOps {
   miner: { req: { host: string }; res: MinerDetail | null };
   faults: { req: { cmd: FaultCommand }; res: SelectionResult };
   control: { req: { cmd: ControlCommand }; res: SelectionResult };
+  changes: { req: { query: ChangeQuery }; res: ChangeSlice };
   ambient: { req: { site: string; ambientC: number }; res: null };
   zones: { req: { rises: Record<string, number> }; res: null };
   clock: { req: { params: ClockParams }; res: null };

@@ -1,12 +1,14 @@
 // A miner host simulates some fleets: it creates their SimMiners, starts each miner's protocol
-// servers, samples the fleets' power once per sample interval of sim time, and answers the
-// coordinator's requests (status, faults, controls, ambient, zone load, clock). It runs inside
+// servers, samples the fleets' power once per sample interval of sim time, keeps its miners'
+// change log, and answers the coordinator's requests (status, faults, controls, changes,
+// ambient, zone load, clock). It runs inside
 // the coordinator's process (workers: 0) or in a worker process (worker-main.ts).
 import type { Farm, MinerFleet } from '@switchyard/domain';
 import type { Logger } from '@switchyard/telemetry';
 import { SimClock } from '../model/sim-clock.ts';
 import { ThermalEnv } from '../model/environment.ts';
 import { SimMiner } from '../model/sim-miner.ts';
+import { ChangeLog, type ChangeQuery, type ChangeSlice } from '../model/change-log.ts';
 import { EfficiencyCurve, DEFAULT_CREDENTIALS, thermalLimitsFor } from '../model/miner-specs.ts';
 import { hashUnit } from '../model/prng.ts';
 import type { SimMinerState } from '../model/sim-miner-api.ts';
@@ -47,6 +49,8 @@ export class MinerHost {
   readonly clock: SimClock;
   readonly fleets: HostedFleet[] = [];
   readonly miners: SimMiner[] = [];
+  /** Every effective change and no-op command of this host's miners (wall-clock times). */
+  readonly changeLog: ChangeLog;
   readonly #byHost = new Map<string, SimMiner>();
   readonly #envs = new Map<string, ThermalEnv>();
   readonly #servers = new Map<SimMiner, { close(): Promise<void>; ports: number[] }>();
@@ -66,6 +70,7 @@ export class MinerHost {
     this.#portMap = portMap;
     this.clock = new SimClock({ params: init.clock });
     this.#nextT = init.firstSampleT;
+    this.changeLog = new ChangeLog({ capacity: init.changeCapacity });
     const wanted = new Set(init.fleets);
     const planned = planFarm(subsetFarm(init.farm, wanted));
     for (const pf of planned) {
@@ -94,6 +99,7 @@ export class MinerHost {
           credentials,
           curve,
           limits,
+          changes: this.changeLog,
           initial: { state: init.initialState, profile: init.initialProfile },
         });
         this.#byHost.set(identity.farmHost, m);
@@ -233,6 +239,7 @@ export class MinerHost {
     miner: (a) => this.detail(a.host),
     faults: (a) => this.#applyFault(a.cmd),
     control: (a) => this.#control(a.cmd),
+    changes: (a) => this.changes(a.query),
     ambient: (a) => this.#ambient(a),
     zones: (a) => this.#zones(a.rises),
     clock: (a) => this.#setClock(a),
@@ -303,6 +310,13 @@ export class MinerHost {
     };
   }
 
+  /** This host's changes matching a query; `query.host` may be a farm or loopback address. */
+  changes(query: ChangeQuery): ChangeSlice {
+    if (query.host === undefined) return this.changeLog.query(query);
+    const m = this.#byHost.get(query.host);
+    return this.changeLog.query({ ...query, host: m ? m.id.farmHost : query.host });
+  }
+
   /** The miners a selector picks, in host order. */
   select(sel: MinerSelector): SimMiner[] {
     let pool: SimMiner[];
@@ -338,22 +352,22 @@ export class MinerHost {
       let err: string | null = null;
       switch (cmd.action) {
         case 'sleep':
-          m.sleep();
+          m.sleep('control');
           break;
         case 'wake':
-          m.wake();
+          m.wake('control');
           break;
         case 'reboot':
-          m.reboot();
+          m.reboot('control');
           break;
         case 'profile':
-          err = m.setProfile(cmd.profile ?? '');
+          err = m.setProfile(cmd.profile ?? '', 'control');
           break;
         case 'power-target':
-          err = m.setPowerTarget(cmd.watts ?? Number.NaN);
+          err = m.setPowerTarget(cmd.watts ?? Number.NaN, 'control');
           break;
         case 'power-percent':
-          err = m.setPowerPercent(cmd.percent ?? Number.NaN);
+          err = m.setPowerPercent(cmd.percent ?? Number.NaN, 'control');
           break;
       }
       if (err !== null && errors.length < 20) errors.push({ host: m.id.farmHost, error: err });

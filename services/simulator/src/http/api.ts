@@ -1,6 +1,7 @@
 // The simulator's control and observation API (fastify, bound to 127.0.0.1 by startSimulator):
 // the ground-truth power of every power-tree node, its history and violations, miner counts per
-// fleet, fault injection, ambient temperature, GPU node modes and the clock's speed.
+// fleet, the log of device changes, fault injection, ambient temperature, GPU node modes and the
+// clock's speed.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '@switchyard/telemetry';
 import { z } from 'zod';
@@ -9,6 +10,7 @@ import { SimulatorConfigError } from '../farm-plan.ts';
 import { GPU_MODES } from '../model/sim-gpu.ts';
 import { MAX_SPEED } from '../model/sim-clock.ts';
 import { CONTROL_ACTIONS, SIM_FAULTS } from '../host/messages.ts';
+import { CHANGE_VIAS, MAX_CHANGE_QUERY_LIMIT, type ChangeVia } from '../model/change-log.ts';
 import { HttpProblem, notFound, problemHandler } from './problem.ts';
 
 const selector = {
@@ -180,6 +182,29 @@ export async function buildSimApi(sim: FarmSimulator, logger?: Logger): Promise<
       throw new HttpProblem(404, 'not-found', 'No such miner', `no simulated miner at ${req.params.host}`);
     return d;
   });
+
+  app.get<{ Querystring: { since?: number; host?: string; via?: ChangeVia; limit?: number } }>(
+    '/sim/changes',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            since: timeQuery,
+            host: { type: 'string', minLength: 1, maxLength: 128 },
+            via: { type: 'string', enum: [...CHANGE_VIAS] },
+            limit: { type: 'integer', minimum: 0, maximum: MAX_CHANGE_QUERY_LIMIT },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const { since, host, via, limit } = req.query;
+      if (host !== undefined && !sim.hasDevice(host))
+        throw new HttpProblem(404, 'not-found', 'No such device', `no simulated miner or GPU node "${host}"`);
+      return sim.changes({ sinceMs: since, host, via, limit });
+    },
+  );
 
   app.post('/sim/miners/control', async (req) =>
     sim.control(parseBody(controlBody, req.body)).catch(invalid),

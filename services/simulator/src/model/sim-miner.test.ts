@@ -4,6 +4,7 @@ import { minerIdentity } from '../farm-plan.ts';
 import { ThermalEnv } from './environment.ts';
 import { SimClock } from './sim-clock.ts';
 import { SimMiner, type SimMinerInit } from './sim-miner.ts';
+import { ChangeLog } from './change-log.ts';
 
 function fleet(model: string, driver: MinerFleet['spec']['driver'] = 'braiins'): MinerFleet {
   return {
@@ -28,6 +29,7 @@ function setup(
     seed?: string;
     initial?: SimMinerInit['initial'];
     ambientC?: number;
+    changes?: ChangeLog;
   } = {},
 ) {
   let real = 1_000_000;
@@ -46,6 +48,7 @@ function setup(
     timing: { sleepSeconds: 3, wakeSeconds: 60, rebootSeconds: 45, retuneSeconds: 5 },
     seed: opts.seed ?? 'seed',
     initial: opts.initial,
+    changes: opts.changes,
   });
   const advance = (s: number) => {
     real += s * 1000;
@@ -360,5 +363,88 @@ describe('SimMiner faults', () => {
     m.setFault('garbage');
     expect(m.fault).toBe('garbage');
     expect(m.observe().state).toBe('hashing');
+  });
+});
+
+describe('SimMiner change log', () => {
+  function logged(initial?: SimMinerInit['initial']) {
+    let wall = 1_700_000_000_000;
+    const changes = new ChangeLog({ now: () => wall++ });
+    return { ...setup({ initial, changes }), changes };
+  }
+  const kinds = (changes: ChangeLog) =>
+    changes.query().entries.map((e) => `${e.kind}${e.via === 'control' ? ' (control)' : ''}`);
+
+  it('records effective sleeps and wakes, and counts repeats as no-ops', () => {
+    const { m, changes, advance } = logged();
+    m.wake(); // already hashing
+    m.sleep();
+    m.sleep();
+    advance(10);
+    m.sleep();
+    m.wake();
+    m.wake(); // already ramping
+    advance(120);
+    m.wake(); // hashing again
+    expect(kinds(changes)).toEqual(['sleep', 'wake']);
+    const q = changes.query();
+    expect(q.total).toBe(2);
+    expect(q.byKind).toMatchObject({ sleep: 1, wake: 1, reboot: 0 });
+    expect(q.noops).toMatchObject({ sleep: 2, wake: 3, reboot: 0 });
+    expect(q.entries.every((e) => e.host === '10.0.0.7')).toBe(true);
+    expect(q.first).toEqual({ at: 1_700_000_000_001, host: '10.0.0.7', kind: 'sleep', via: 'protocol' });
+    expect(q.last?.kind).toBe('wake');
+  });
+
+  it('records profile, power target, power percent and reboot only when they change something', () => {
+    const { m, changes, advance } = logged();
+    expect(m.setProfile('normal')).toBeNull(); // already on it
+    expect(m.setProfile('eco')).toBeNull();
+    expect(m.setProfile('eco')).toBeNull();
+    expect(m.setProfile('nope')).toMatch(/unknown profile/); // neither change nor no-op
+    expect(m.setPowerTarget(3000)).toBeNull();
+    expect(m.setPowerTarget(3000)).toBeNull();
+    expect(m.setPowerTarget(1)).toMatch(/outside/);
+    expect(m.setPowerPercent(80)).toBeNull();
+    expect(m.setPowerPercent(80)).toBeNull();
+    m.reboot();
+    advance(10);
+    m.reboot(); // still offline
+    expect(kinds(changes)).toEqual(['profile', 'power-target', 'power-percent', 'reboot']);
+    expect(changes.query().noops).toMatchObject({
+      profile: 2,
+      'power-target': 1,
+      'power-percent': 1,
+      reboot: 1,
+      sleep: 0,
+    });
+  });
+
+  it('tells the control API and fault injection (control) from the firmware protocols', () => {
+    const { m, changes, advance } = logged({ state: 'sleeping' });
+    m.wake('control');
+    advance(120);
+    m.setFault('garbage'); // a wire fault: not a device change
+    m.setFault(null);
+    m.setFault('reboot');
+    m.setFault('reboot'); // already set: nothing at all
+    m.sleep(); // while rebooting: comes up asleep instead
+    m.sleep();
+    expect(kinds(changes)).toEqual(['wake (control)', 'reboot (control)', 'sleep']);
+    expect(changes.query({ via: 'protocol' }).total).toBe(1);
+    expect(changes.query({ via: 'control' }).byKind).toMatchObject({ wake: 1, reboot: 1, sleep: 0 });
+    expect(changes.query({ via: 'protocol' }).noops).toMatchObject({ sleep: 1 });
+    advance(60);
+    expect(m.observe().state).toBe('sleeping');
+  });
+
+  it('records nothing for reads of telemetry', () => {
+    const { m, changes, advance } = logged();
+    for (let i = 0; i < 50; i++) {
+      m.observe();
+      m.sample();
+      advance(1);
+    }
+    expect(changes.size).toEqual({ changes: 0, noops: 0 });
   });
 });

@@ -21,6 +21,7 @@ import type { SimClock } from './sim-clock.ts';
 import type { ThermalEnv } from './environment.ts';
 import { chipsPerBoard, EfficiencyCurve, thermalLimitsFor, type ThermalLimits } from './miner-specs.ts';
 import { hash32, mix32, mulberry32, unit } from './prng.ts';
+import type { ChangeKind, ChangeLog, ChangeVia } from './change-log.ts';
 
 export interface SimMinerTiming {
   /** Time for the draw to fall to sleepW after sleep (sim seconds). */
@@ -53,6 +54,11 @@ export interface SimMinerInit {
   curve?: EfficiencyCurve;
   limits?: ThermalLimits;
   chipsPerBoard?: number;
+  /**
+   * Where the miner records every effective change a command makes, and every command that
+   * changed nothing (see change-log.ts). Absent: nothing is recorded.
+   */
+  changes?: ChangeLog;
   initial?: {
     state?: 'hashing' | 'sleeping';
     /** Profile to start on (default: "normal" when the fleet has one, else the top profile). */
@@ -146,6 +152,7 @@ export class SimMiner implements SimMinerView {
   #lastT: number;
   #lastThs = 0;
   #onChange: ((m: SimMiner) => void) | null = null;
+  readonly #changes: ChangeLog | null;
   readonly #out: MinerSample = {
     state: 'hashing',
     powerW: 0,
@@ -166,6 +173,7 @@ export class SimMiner implements SimMinerView {
     this.curve = init.curve ?? new EfficiencyCurve(init.identity.profiles);
     this.limits = init.limits ?? thermalLimitsFor(init.identity.model);
     this.chipsPerBoard = init.chipsPerBoard ?? chipsPerBoard(init.identity.model);
+    this.#changes = init.changes ?? null;
 
     const seed = `${init.seed ?? 0}|${init.identity.farmHost}`;
     const rnd = mulberry32(hash32(seed));
@@ -289,78 +297,105 @@ export class SimMiner implements SimMinerView {
   }
 
   // ------------------------------------------------------------------ controls
+  //
+  // Each control records in the change log (when the miner has one) either the change it made or
+  // a no-op. `via` says how the command came: protocol servers call the controls without it
+  // ('protocol'); the simulator's control API and fault injection pass 'control'. Invalid
+  // arguments (an unknown profile, a target out of bounds) are neither.
 
-  sleep(): void {
+  sleep(via: ChangeVia = 'protocol'): void {
     const t = this.clock.now();
     const s = this.#evaluate(t);
     const ph = this.#phase;
-    if (ph.kind === 'sleep') return;
+    if (ph.kind === 'sleep') return this.#noop('sleep', via);
     if (ph.kind === 'offline') {
-      if (ph.next !== 'sleep') this.#phase = { ...ph, next: 'sleep' };
+      // rebooting: it will come up asleep instead of hashing
+      if (ph.next === 'sleep') return this.#noop('sleep', via);
+      this.#phase = { ...ph, next: 'sleep' };
+      this.#record('sleep', via);
       return;
     }
     this.#setPhase({ kind: 'sleep', since: t, fromW: s.powerW }, t);
     this.#retune = null;
+    this.#record('sleep', via);
     this.#changed();
   }
 
-  wake(): void {
+  wake(via: ChangeVia = 'protocol'): void {
     const t = this.clock.now();
     const s = this.#evaluate(t);
     const ph = this.#phase;
     if (ph.kind === 'offline') {
-      if (ph.next !== 'run') this.#phase = { ...ph, next: 'run' };
+      // rebooting: it will come up hashing instead of asleep
+      if (ph.next === 'run') return this.#noop('wake', via);
+      this.#phase = { ...ph, next: 'run' };
+      this.#record('wake', via);
       return;
     }
     // running, ramping: nothing to do; fault: it restarts by itself once cool enough
-    if (ph.kind !== 'sleep') return;
+    if (ph.kind !== 'sleep') return this.#noop('wake', via);
     this.#startRamp(t, s.powerW, this.timing.wakeSeconds * 1000);
+    this.#record('wake', via);
     this.#changed();
   }
 
-  setProfile(name: string): string | null {
+  setProfile(name: string, via: ChangeVia = 'protocol'): string | null {
     const p = this.id.profiles.find((x) => x.name === name);
     if (!p)
       return `unknown profile "${name}" (this miner has ${this.id.profiles.map((x) => x.name).join(', ')})`;
-    if (this.#profile === name && this.#targetW === null) return null;
-    this.#applySettings(() => {
+    if (this.#profile === name && this.#targetW === null) {
+      this.#noop('profile', via);
+      return null;
+    }
+    this.#applySettings('profile', via, () => {
       this.#profile = name;
       this.#targetW = null;
     });
     return null;
   }
 
-  setPowerTarget(watts: number): string | null {
+  setPowerTarget(watts: number, via: ChangeVia = 'protocol'): string | null {
     const { min, max } = this.id.powerTargetBoundsW;
     if (typeof watts !== 'number' || !Number.isFinite(watts)) return 'power target must be a number of watts';
     if (watts < min || watts > max) return `power target ${watts} W is outside [${min}, ${max}] W`;
-    if (this.#targetW === watts) return null;
-    this.#applySettings(() => {
+    if (this.#targetW === watts) {
+      this.#noop('power-target', via);
+      return null;
+    }
+    this.#applySettings('power-target', via, () => {
       this.#targetW = watts;
     });
     return null;
   }
 
-  setPowerPercent(percent: number): string | null {
+  setPowerPercent(percent: number, via: ChangeVia = 'protocol'): string | null {
     if (typeof percent !== 'number' || !Number.isFinite(percent) || percent < 0 || percent > 100)
       return `power percent must be between 0 and 100, got ${String(percent)}`;
-    if (this.#percent === percent) return null;
-    this.#applySettings(() => {
+    if (this.#percent === percent) {
+      this.#noop('power-percent', via);
+      return null;
+    }
+    this.#applySettings('power-percent', via, () => {
       this.#percent = percent;
     });
     return null;
   }
 
-  reboot(): void {
+  reboot(via: ChangeVia = 'protocol'): void {
     const t = this.clock.now();
     this.#evaluate(t);
     const ph = this.#phase;
-    if (ph.kind === 'offline') return;
+    if (ph.kind === 'offline') return this.#noop('reboot', via);
     this.#goOffline(t, ph.kind === 'sleep' ? 'sleep' : 'run');
+    this.#record('reboot', via);
     this.#changed();
   }
 
-  /** Sets or clears the miner's fault (see SimFault). Idempotent. */
+  /**
+   * Sets or clears the miner's fault (see SimFault). Idempotent. Setting 'reboot' on a miner that
+   * is not already offline is recorded as a `reboot` change via `control`; other faults change how
+   * the miner answers, not what it does, and are not recorded.
+   */
   setFault(fault: SimFault | null): void {
     if (fault === this.#fault) return;
     const t = this.clock.now();
@@ -369,8 +404,10 @@ export class SimMiner implements SimMinerView {
     this.#fault = fault;
     const ph = this.#phase;
     if (fault === 'reboot') {
-      if (ph.kind !== 'offline') this.#goOffline(t, 'run');
-      else this.#phase = { ...ph, next: 'run' };
+      if (ph.kind !== 'offline') {
+        this.#goOffline(t, 'run');
+        this.#record('reboot', 'control');
+      } else this.#phase = { ...ph, next: 'run' };
     } else if (fault === 'stuck-ramp' && ph.kind === 'ramp' && ph.stuckAt === null) {
       // freeze where it is now
       ph.stuckAt = clamp01((t - ph.since) / ph.durationMs);
@@ -393,7 +430,7 @@ export class SimMiner implements SimMinerView {
 
   // ------------------------------------------------------------------ internals
 
-  #applySettings(change: () => void): void {
+  #applySettings(kind: ChangeKind, via: ChangeVia, change: () => void): void {
     const t = this.clock.now();
     const s = this.#evaluate(t);
     const fromW = s.powerW;
@@ -403,7 +440,16 @@ export class SimMiner implements SimMinerView {
     if (this.#phase.kind === 'run') {
       this.#retune = { since: t, until: t + this.timing.retuneSeconds * 1000, fromW, fromThs };
     }
+    this.#record(kind, via);
     this.#changed();
+  }
+
+  #record(kind: ChangeKind, via: ChangeVia): void {
+    this.#changes?.record(this.id.farmHost, kind, via);
+  }
+
+  #noop(kind: ChangeKind, via: ChangeVia): void {
+    this.#changes?.noop(this.id.farmHost, kind, via);
   }
 
   #recomputeBase(): void {
