@@ -5,50 +5,22 @@
 // after its timeout; and the service refuses to start without a handler for every job.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { parseFarmYaml, type Farm } from '@switchyard/domain';
-import { pollTargets } from '@switchyard/miners';
 import { HandlerCoverageError, createQueues, type JobQueues } from '@switchyard/queue';
-import { startSimulator, toSimHost, type RunningSimulator } from '@switchyard/simulator';
+import type { RunningSimulator } from '@switchyard/simulator';
 import { startWorkerService, type RunningWorkerService } from '@switchyard/worker';
 import { dropPrefix, epochs, producer, uniquePrefix, waitFinished } from '../queue/support.ts';
 import { requireRedisUrl } from '../support/redis.ts';
+import { smallFarm, startSmallFarmSim, type SmallFarmSim } from '../support/small-farm.ts';
 
-const FARM = `
-apiVersion: switchyard.io/v1alpha1
-kind: Site
-metadata: { name: wlab }
-spec:
-  interconnectKw: 200
-  marketNode: HB_WEST
-  pue: 1.1
-  powerTree:
-    name: site
-    limitKw: 200
-    children:
-      - { name: pdu-1, limitKw: 60 }
-      - { name: pdu-2, limitKw: 60 }
-  coolingZones: [{ name: hall, capacityKw: 200 }]
----
-apiVersion: switchyard.io/v1alpha1
-kind: MinerFleet
-metadata: { name: wa }
-spec: { site: wlab, feed: pdu-1, coolingZone: hall, model: S19j Pro, driver: luxos, endpoints: { cidr: 10.205.0.0/29, count: 4 } }
----
-apiVersion: switchyard.io/v1alpha1
-kind: MinerFleet
-metadata: { name: wb }
-spec: { site: wlab, feed: pdu-2, coolingZone: hall, model: S19j Pro, driver: luxos, endpoints: { cidr: 10.205.1.0/29, count: 3 } }
-`;
+// wlab: pdu-1 and pdu-2 (60 kW each); fleet wa of four S19j Pro (LuxOS) on pdu-1, wb of three on pdu-2
+const farm = smallFarm({
+  block: '10.205',
+  site: 'wlab',
+  fleetPrefix: 'w',
+  fleets: [{ count: 4 }, { count: 3 }],
+});
 
-const parsed = parseFarmYaml(FARM);
-if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-const farm: Farm = parsed.farm;
-const targetsOf = (fleet: string) =>
-  pollTargets(farm)
-    .filter((t) => t.fleet === fleet)
-    .map((t) => ({ host: t.host, port: t.port }));
-const simKw = (node: string) => sim.sim.power()[0]?.nodes.find((n) => n.name === node)?.kw ?? NaN;
-
+let farmSim: SmallFarmSim;
 let sim: RunningSimulator;
 let redis: Redis;
 let prefix: string;
@@ -56,18 +28,10 @@ let queues: JobQueues;
 let service: RunningWorkerService | undefined;
 
 beforeAll(async () => {
-  sim = await startSimulator({
-    farm,
-    workers: 0,
-    httpPort: 0,
-    speed: 1,
-    sleepSeconds: 2,
-    wakeSeconds: 2,
-    quirkRate: 0,
-    seed: 5,
-  });
+  farmSim = await startSmallFarmSim(farm, { sleepSeconds: 2 });
+  sim = farmSim.sim;
 }, 60_000);
-afterAll(() => sim?.close());
+afterAll(() => farmSim?.close());
 
 beforeEach(async () => {
   redis = await producer();
@@ -90,8 +54,8 @@ const start = (overrides: Parameters<typeof startWorkerService>[0]['handlerOverr
     prefix,
     lease: epochs(1),
     concurrency: 4,
-    mapHost: toSimHost,
-    portOffset: sim.portOffset,
+    mapHost: farmSim.mapHost,
+    portOffset: farmSim.portOffset,
     minerTimeoutMs: 1500,
     handleSignals: false,
     handlerOverrides: overrides,
@@ -101,7 +65,7 @@ describe('worker service', () => {
   it('sleeps a fleet with device.batch, then confirms its PDU only once the power has fallen', async () => {
     service = await start();
     await sim.sim.waitForSample();
-    expect(simKw('pdu-1')).toBeGreaterThan(5); // four S19j Pro hashing
+    expect(farmSim.nodeKw('pdu-1')).toBeGreaterThan(5); // four S19j Pro hashing
 
     await queues.add('device.batch', {
       planId: 'plan-w1',
@@ -111,7 +75,7 @@ describe('worker service', () => {
       feed: 'pdu-1',
       driver: 'luxos',
       action: 'sleep',
-      targets: targetsOf('wa'),
+      targets: farmSim.targetsOf('wa'),
     });
     const batch = await waitFinished(queues.queues.device, 'plan-w1~shed-1~wa~e1');
     expect(batch.failedReason).toBeFalsy();
@@ -137,7 +101,7 @@ describe('worker service', () => {
     expect(tookMs).toBeGreaterThanOrEqual(1500);
     // ground truth: the simulator's own power tree agrees
     await sim.sim.waitForSample();
-    expect(simKw('pdu-1')).toBeLessThanOrEqual(0.5);
+    expect(farmSim.nodeKw('pdu-1')).toBeLessThanOrEqual(0.5);
   }, 40_000);
 
   it('fails a confirm whose expected load never comes after its timeout, for good', async () => {
@@ -161,18 +125,18 @@ describe('worker service', () => {
     expect(confirm.attemptsMade).toBe(1); // not retried: the timeout is the answer
   }, 30_000);
 
-  it('fails the placeholder kube.action for good with a clear message', async () => {
+  it('fails a kube.action for good with a clear message when no cluster driver is configured', async () => {
     service = await start();
     await queues.add('kube.action', {
       planId: 'plan-w3',
-      stepId: 'drain-1',
+      stepId: 'gpu-1',
       epoch: 1,
-      action: 'drain',
+      action: 'set-gpu-mode',
       resource: { kind: 'Node', name: 'gpu-1' },
-      params: {},
+      params: { pool: 'gpu', mode: 'idle' },
     });
-    const job = await waitFinished(queues.queues.kube, 'plan-w3~drain-1~node/gpu-1~e1');
-    expect(job.failedReason).toMatch(/kube\.action is not yet implemented/);
+    const job = await waitFinished(queues.queues.kube, 'plan-w3~gpu-1~node/gpu-1~e1');
+    expect(job.failedReason).toMatch(/no cluster driver configured/);
     expect(job.attemptsMade).toBe(1);
   });
 
