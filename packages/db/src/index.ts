@@ -28,3 +28,20 @@ export type { PGlite } from '@electric-sql/pglite';
 export { sql } from 'drizzle-orm';
 export { ObservationRepository, type FleetObservationInput } from './observation-repository.ts';
 export { PlanRepository, type StorablePlan, type SavePlanInput, type StoredPlan } from './plan-repository.ts';
+export {
+  DispatchRepository,
+  DISPATCH_STATES,
+  MAX_PERFORMANCE_SAMPLES,
+  OPEN_DISPATCH_STATES,
+  TERMINAL_DISPATCH_STATES,
+  addPerformanceSample,
+  emptyPerformance,
+  resolveCapKw,
+  type ActiveDispatchesOptions,
+  type CreateDispatchInput,
+  type DispatchPerformance,
+  type DispatchRecord,
+  type DispatchSample,
+  type DispatchState,
+  type ListDispatchesOptions,
+} from './dispatch-repository.ts';

@@ -44,11 +44,17 @@ export class ObservationRepository {
     return inserted.length;
   }
 
-  /** The newest observation of every fleet. */
-  async latestPerFleet(): Promise<FleetObservation[]> {
+  /** The newest observation of every fleet (of one site, and no older than `since`, if given). */
+  async latestPerFleet(opts: { site?: string; since?: Date } = {}): Promise<FleetObservation[]> {
     return this.#db
       .selectDistinctOn([fleetObservations.fleet])
       .from(fleetObservations)
+      .where(
+        and(
+          opts.site !== undefined ? eq(fleetObservations.site, opts.site) : undefined,
+          opts.since ? gte(fleetObservations.observedAt, opts.since) : undefined,
+        ),
+      )
       .orderBy(fleetObservations.fleet, desc(fleetObservations.observedAt));
   }
 

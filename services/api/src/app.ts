@@ -6,14 +6,21 @@ import { errorHandler, notFoundHandler } from './problem.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health.ts';
 import { farmRoutes, type FarmView } from './routes/farm.ts';
 import { planRoutes } from './routes/plans.ts';
+import { dispatchRoutes } from './routes/dispatches.ts';
 import type { Database } from '@switchyard/db';
+import type { ControlEvent } from '@switchyard/queue';
 
 export interface AppDeps {
   logger: Logger;
   readiness: ReadinessCheck[];
   getFarm: () => FarmView;
-  /** The database, for the plan routes; omitted in tests that do not need them. */
+  /** The database, for the plan and dispatch routes; omitted in tests that do not need them. */
   db?: Database;
+  /**
+   * Publishes a control event to the controller (Redis pub/sub); without it the controller
+   * sees new and cancelled dispatches on its next interval.
+   */
+  publishEvent?: (event: ControlEvent) => Promise<unknown>;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -35,6 +42,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.db) {
     const defaultSite = deps.getFarm().farm.sites[0]?.metadata.name ?? 'site';
     await app.register(planRoutes, { prefix: '/api/v1', db: deps.db, defaultSite });
+    await app.register(dispatchRoutes, {
+      prefix: '/api/v1',
+      db: deps.db,
+      getFarm: deps.getFarm,
+      publishEvent: deps.publishEvent,
+    });
   }
   return app;
 }

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { farmResources, formatIssue, parseFarmYaml, type Farm } from '@switchyard/domain';
 import { InventoryRepository, migrateDatabase, openDatabase, type DatabaseHandle } from '@switchyard/db';
-import { checkEvictionPolicy, connectRedis } from '@switchyard/queue';
+import { checkEvictionPolicy, connectRedis, publishControlEvent } from '@switchyard/queue';
 import type { ApiEnv } from '@switchyard/config';
 import { redactUrl, type Logger } from '@switchyard/telemetry';
 import { buildApp } from './app.ts';
@@ -78,6 +78,7 @@ export async function startApi(env: ApiEnv, logger: Logger): Promise<RunningApi>
       logger,
       getFarm: () => view,
       db: db.db,
+      publishEvent: (event) => publishControlEvent(redis, event),
       readiness: [
         { name: 'database', check: () => db.ping() },
         { name: 'redis', check: async () => void (await redis.ping()) },

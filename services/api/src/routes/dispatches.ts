@@ -1,0 +1,253 @@
+// Grid dispatches entered by an operator: hold the site at or below a cap, or curtail it by some
+// kW from its metered load, for a while. The row is stored first, then a `grid-dispatch` control
+// event tells the controller at once; a controller that misses the event finds the dispatch on
+// its next interval.
+//
+// These are operator routes. They are not authenticated yet: authentication and roles (operator,
+// energy-broker) are a later piece of work, and until then the API must only be reachable from
+// the operators' network.
+import type { FastifyPluginAsync } from 'fastify';
+import {
+  DispatchRepository,
+  ObservationRepository,
+  type Database,
+  type DispatchPerformance,
+  type DispatchRecord,
+} from '@switchyard/db';
+import type { ControlEvent } from '@switchyard/queue';
+import { HttpProblem } from '../problem.ts';
+import type { FarmView } from './farm.ts';
+
+export const MAX_DISPATCH_KW = 10_000_000;
+export const MIN_DISPATCH_SECONDS = 60;
+export const MAX_DISPATCH_SECONDS = 86_400;
+/** Fleet observations older than this do not count toward a curtail-by's baseline. */
+export const DEFAULT_BASELINE_MAX_AGE_MS = 5 * 60_000;
+/** How long a create or cancel waits for the control event to be published. */
+const PUBLISH_TIMEOUT_MS = 1000;
+
+export interface DispatchRouteOptions {
+  db: Database;
+  getFarm: () => FarmView;
+  /** Publishes a control event (Redis pub/sub); without it the controller sees changes on its interval. */
+  publishEvent?: ((event: ControlEvent) => Promise<unknown>) | undefined;
+  baselineMaxAgeMs?: number;
+  /** The clock (tests). */
+  now?: () => Date;
+}
+
+const BODY_FIELDS = new Set(['site', 'capKw', 'curtailByKw', 'startsAt', 'durationSeconds']);
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+
+function invalid(field: string, message: string): HttpProblem {
+  return new HttpProblem(400, 'validation', 'Request is invalid', `${field} ${message}`, {
+    errors: [{ path: `/${field}`, message }],
+  });
+}
+
+function kwField(body: Record<string, unknown>, field: string): number | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(field, 'must be a finite number of kW');
+  if (v <= 0 || v > MAX_DISPATCH_KW)
+    throw invalid(field, `must be more than 0 and at most ${MAX_DISPATCH_KW.toLocaleString('en-US')} kW`);
+  return v;
+}
+
+function isoTime(field: string, v: unknown): Date {
+  if (typeof v !== 'string' || !ISO_WITH_OFFSET.test(v))
+    throw invalid(field, 'must be an ISO-8601 time with an offset, e.g. 2026-07-01T17:00:00-05:00');
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw invalid(field, 'is not a valid time');
+  return d;
+}
+
+function summaryOf(p: DispatchPerformance) {
+  const { samples: _samples, ...summary } = p;
+  return summary;
+}
+
+/** The JSON shape of a dispatch; lists leave the samples out of the performance record. */
+export function dispatchJson(r: DispatchRecord, opts: { samples: boolean }) {
+  return {
+    id: r.id,
+    site: r.site,
+    kind: r.kind,
+    kw: r.kw,
+    capKw: r.capKw,
+    baselineKw: r.baselineKw,
+    brokerId: r.brokerId,
+    state: r.state,
+    startsAt: r.startsAt.toISOString(),
+    endsAt: r.endsAt.toISOString(),
+    durationSeconds: r.durationSeconds,
+    receivedAt: r.receivedAt.toISOString(),
+    acknowledgedAt: r.acknowledgedAt?.toISOString() ?? null,
+    expectedKw: r.expectedKw,
+    performance: opts.samples ? r.performance : summaryOf(r.performance),
+  };
+}
+
+export const dispatchRoutes: FastifyPluginAsync<DispatchRouteOptions> = async (app, opts) => {
+  const repo = new DispatchRepository(opts.db);
+  const observations = new ObservationRepository(opts.db);
+  const now = opts.now ?? (() => new Date());
+  const baselineMaxAgeMs = opts.baselineMaxAgeMs ?? DEFAULT_BASELINE_MAX_AGE_MS;
+  const location = (id: string) => `${app.prefix}/dispatches/${id}`;
+
+  const siteOf = (value: unknown) => {
+    const farm = opts.getFarm().farm;
+    const names = farm.sites.map((s) => s.metadata.name);
+    if (value === undefined || value === null) {
+      if (names.length === 1) return farm.sites[0]!;
+      throw invalid('site', `is required: the farm has ${names.length} sites (${names.join(', ')})`);
+    }
+    const site = typeof value === 'string' ? farm.sites.find((s) => s.metadata.name === value) : undefined;
+    if (!site) throw invalid('site', `must be a site of the farm (${names.join(', ') || 'none'})`);
+    return site;
+  };
+
+  /** Publishes, bounded in time; a failure is logged and reported as not notified. */
+  const notify = async (event: ControlEvent, log: { warn: (o: object, m: string) => void }) => {
+    if (!opts.publishEvent) return false;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        opts.publishEvent(event),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${PUBLISH_TIMEOUT_MS} ms`)),
+            PUBLISH_TIMEOUT_MS,
+          );
+        }),
+      ]);
+      return true;
+    } catch (err) {
+      log.warn(
+        { err, event },
+        'control event not published; the controller will see the change on its next interval',
+      );
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  /** The site's facility load from its fleets' latest fresh observations, kW. */
+  const baselineOf = async (site: { metadata: { name: string }; spec: { pue: number } }) => {
+    const since = new Date(now().getTime() - baselineMaxAgeMs);
+    const latest = await observations.latestPerFleet({ site: site.metadata.name, since });
+    if (latest.length === 0) {
+      throw new HttpProblem(
+        409,
+        'no-baseline',
+        'No baseline',
+        `no fleet observation of site ${site.metadata.name} in the last ${Math.round(baselineMaxAgeMs / 1000)} s to count a curtail-by from; send capKw instead`,
+      );
+    }
+    const itKw = latest.reduce((n, o) => n + o.powerKw, 0);
+    return itKw * site.spec.pue;
+  };
+
+  app.post('/dispatches', async (req, reply) => {
+    const body = req.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw invalid('body', 'must be a JSON object');
+    const b = body as Record<string, unknown>;
+    const unknown = Object.keys(b).find((k) => !BODY_FIELDS.has(k));
+    if (unknown !== undefined) throw invalid(unknown, 'is not a field of a dispatch');
+
+    const capKw = kwField(b, 'capKw');
+    const curtailByKw = kwField(b, 'curtailByKw');
+    if ((capKw === undefined) === (curtailByKw === undefined))
+      throw invalid('capKw', 'or curtailByKw: exactly one of them is required');
+    const d = b.durationSeconds;
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < MIN_DISPATCH_SECONDS || d > MAX_DISPATCH_SECONDS)
+      throw invalid(
+        'durationSeconds',
+        `must be whole seconds from ${MIN_DISPATCH_SECONDS} to ${MAX_DISPATCH_SECONDS}`,
+      );
+    const at = now();
+    const startsAt = b.startsAt === undefined || b.startsAt === null ? at : isoTime('startsAt', b.startsAt);
+    if (startsAt.getTime() + d * 1000 <= at.getTime())
+      throw invalid('startsAt', 'is too early: the dispatch would already be over');
+    const site = siteOf(b.site);
+
+    const record =
+      capKw !== undefined
+        ? await repo.create({
+            site: site.metadata.name,
+            kind: 'cap',
+            kw: capKw,
+            startsAt,
+            durationSeconds: d,
+          })
+        : await repo.create({
+            site: site.metadata.name,
+            kind: 'curtail-by',
+            kw: curtailByKw!,
+            baselineKw: await baselineOf(site),
+            startsAt,
+            durationSeconds: d,
+          });
+    req.log.info(
+      { dispatch: record.id, site: record.site, kind: record.kind, kw: record.kw, capKw: record.capKw },
+      'grid dispatch received',
+    );
+    const notified = await notify(
+      { type: 'grid-dispatch', id: record.id, site: record.site, at: at.toISOString(), change: 'created' },
+      req.log,
+    );
+    return reply
+      .code(201)
+      .header('location', location(record.id))
+      .send({ ...dispatchJson(record, { samples: true }), notified });
+  });
+
+  app.get('/dispatches', async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    const limit = q.limit === undefined ? 50 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+      throw invalid('limit', 'must be an integer from 1 to 500');
+    if (q.active !== undefined && q.active !== 'true' && q.active !== 'false')
+      throw invalid('active', 'must be true or false');
+    const site = q.site === undefined ? undefined : siteOf(q.site).metadata.name;
+    const before = q.before === undefined ? undefined : isoTime('before', q.before);
+    const items = await repo.list({
+      ...(site !== undefined ? { site } : {}),
+      ...(before ? { before } : {}),
+      ...(q.active === 'true' ? { activeAt: now() } : {}),
+      limit,
+    });
+    return { items: items.map((r) => dispatchJson(r, { samples: false })) };
+  });
+
+  app.get('/dispatches/:id', async (req) => {
+    const { id } = req.params as { id: string };
+    const record = await repo.get(id);
+    if (!record) throw new HttpProblem(404, 'not-found', 'Not found', `no dispatch ${id}`);
+    return dispatchJson(record, { samples: true });
+  });
+
+  app.delete('/dispatches/:id', async (req) => {
+    const { id } = req.params as { id: string };
+    const before = await repo.get(id);
+    if (!before) throw new HttpProblem(404, 'not-found', 'Not found', `no dispatch ${id}`);
+    if (before.state === 'cancelled') return { ...dispatchJson(before, { samples: true }), notified: false };
+    const after = before.state === 'completed' ? before : await repo.cancel(id);
+    if (!after || after.state !== 'cancelled') {
+      throw new HttpProblem(
+        409,
+        'dispatch-completed',
+        'Dispatch already completed',
+        `dispatch ${id} has completed`,
+      );
+    }
+    req.log.info({ dispatch: id, site: after.site }, 'grid dispatch cancelled');
+    const notified = await notify(
+      { type: 'grid-dispatch', id, site: after.site, at: now().toISOString(), change: 'cancelled' },
+      req.log,
+    );
+    return { ...dispatchJson(after, { samples: true }), notified };
+  });
+};
