@@ -102,6 +102,33 @@ describe('election', () => {
   });
 });
 
+describe('moving to a new epoch', () => {
+  it('bumps the epoch while keeping the lease, and renewals go on under the new one', async () => {
+    const a = lease({ holderId: 'a' });
+    const lost = lossLog(a);
+    await a.acquire();
+    expect(await a.bump()).toBe(2);
+    expect(a.epoch()).toBe(2);
+    expect(await a.currentEpoch()).toBe(2);
+    expect(await redis.get(a.key)).toBe('a|2');
+    await sleep(600); // past the TTL: the background renewals use the new value
+    expect(a.isLeader()).toBe(true);
+    expect(lost).toEqual([]);
+    expect(await lease().acquire()).toBe(false);
+  });
+
+  it('refuses to bump a lease that is no longer ours, and reports the loss', async () => {
+    const a = lease({ holderId: 'a', autoRenew: false });
+    const lost = lossLog(a);
+    await a.acquire();
+    await redis.set(a.key, 'b|9');
+    expect(await a.bump()).toBeNull();
+    expect(a.isLeader()).toBe(false);
+    expect(lost.map((l) => l.reason)).toEqual(['renew-rejected']);
+    expect(await a.currentEpoch()).toBe(1);
+  });
+});
+
 describe('losing the lease', () => {
   it('fires onLost when the key is deleted, and a new leader gets a higher epoch', async () => {
     const a = lease({ autoRenew: false });

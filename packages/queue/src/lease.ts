@@ -31,6 +31,11 @@ export interface LeaderLease extends EpochSource {
    * it could be renewed). The leader must stop dispatching at once. Returns an unsubscribe.
    */
   onLost(cb: (reason: LeaseLossReason, epoch: number) => void): () => void;
+  /**
+   * Moves the leader to a new epoch without letting go (optional): everything dispatched under
+   * the old epoch is dropped by the workers. Null when the lease is no longer held.
+   */
+  bump?(): Promise<number | null>;
 }
 
 /**

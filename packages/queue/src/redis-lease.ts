@@ -21,6 +21,14 @@ return epoch`;
 const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
+// KEYS[1] lease, KEYS[2] epoch counter; ARGV[1] "<holder>|<epoch>", ARGV[2] holder, ARGV[3] ttl
+// ms → the new epoch while the lease is still ours, else 0. A leader moves to a new epoch without
+// letting go, so every job it dispatched before is dropped by the workers' fence.
+const BUMP = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local epoch = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[2] .. '|' .. epoch, 'PX', ARGV[3])
+return epoch`;
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
@@ -125,6 +133,32 @@ export class RedisLeaderLease implements LeaderLease {
     }
     this.#extendTo(sentAt);
     return true;
+  }
+
+  /**
+   * Moves this leader to a new epoch while keeping the lease: every job dispatched under the old
+   * epoch is dropped by the workers' fence before it actuates anything more. Used when a grid
+   * dispatch preempts a plan in progress. Returns the new epoch, or null when the lease is not
+   * ours (onLost fires then).
+   */
+  async bump(): Promise<number | null> {
+    if (!this.isLeader()) {
+      if (this.#epoch !== null) this.#lose('expired');
+      return null;
+    }
+    const sentAt = this.#now();
+    const epoch = Number(
+      await this.#redis.eval(BUMP, 2, this.key, this.epochKey, this.#value, this.holderId, this.ttlMs),
+    );
+    if (this.#epoch === null) return null;
+    if (!(epoch > 0)) {
+      this.#lose('renew-rejected');
+      return null;
+    }
+    this.#epoch = epoch;
+    this.#value = `${this.holderId}|${epoch}`;
+    this.#extendTo(sentAt);
+    return epoch;
   }
 
   async release(): Promise<void> {

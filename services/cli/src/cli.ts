@@ -8,6 +8,7 @@ import { planCommand } from './commands/plan.ts';
 import { backtestCommand } from './commands/backtest.ts';
 import { workerCommand } from './commands/worker.ts';
 import { controllerCommand } from './commands/controller.ts';
+import { DISPATCH_COMMANDS } from './commands/dispatch.ts';
 import { UsageError, type CliContext, type Command } from './context.ts';
 
 const COMMANDS: Record<string, Command> = {
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   backtest: backtestCommand,
   worker: workerCommand,
   controller: controllerCommand,
+  ...DISPATCH_COMMANDS,
 };
 
 export const USAGE = `Usage: switchyard <command> [options]
@@ -37,7 +39,11 @@ Commands:
   backtest --farm F --signals CSV  replay a price history against baselines [--from T] [--to T] [--json]
                                    [--solver greedy|milp] [--strike-n N] [--strike-m M] [--skip-bad-rows]
   worker [--farm F] [--concurrency N]  run the job workers (REDIS_URL; SIM_ADDRESSES=true for the simulator)
+                                   [--sim-url URL]: GPU nodes through the simulator's API (or SIM_URL)
   controller [--farm F] [--interval S] [--replay-speed N]  run the control loop (REDIS_URL, DATABASE_URL)
+  dispatch create (--cap-kw N | --curtail-by-kw N) --duration D [--site S] [--api URL]
+                                   send a grid dispatch to the API (D: 900, 15m, 1h30m; --starts-at T)
+  dispatch list [--active] | show <id> | cancel <id>  [--api URL] [--json]
   help                             show this text
 
 Environment variables are listed in the README (Configuration).`;

@@ -89,6 +89,82 @@ describe('ControlLoop', () => {
     await h.loop.stop();
   });
 
+  it('preempts a cycle waiting on its phases for a grid dispatch, under a new epoch', async () => {
+    const records: CycleRecord[] = [];
+    const calls: string[] = [];
+    let epoch = 7;
+    const loop = new ControlLoop<number, string, string>(
+      {
+        lease: {
+          isLeader: () => true,
+          epoch: () => epoch,
+          onLost: () => () => {},
+          bump: async () => {
+            calls.push(`bump:${epoch}`);
+            return ++epoch;
+          },
+        },
+        snapshot: async (t) => ({ at: new Date(), input: t === 'grid-dispatch' ? 2 : 1 }),
+        plan: async (n) => `plan-${n}`,
+        persist: async (p) => `id-${p}`,
+        sequence: (p) => p,
+        dispatch: (seq, _id, e, _still, signal) =>
+          new Promise<void>((resolve, reject) => {
+            calls.push(`dispatch:${seq}:${e}`);
+            if (seq === 'plan-2') return resolve();
+            // An add phase that would take minutes: only the abort ends it.
+            signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+          }),
+      },
+      { intervalMs: 60_000, onCycle: (r) => records.push(r) },
+    );
+    const slow = loop.trigger('interval');
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = performance.now();
+    void loop.trigger('grid-dispatch');
+    await slow;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(calls).toEqual(['dispatch:plan-1:7', 'bump:7', 'dispatch:plan-2:8']);
+    expect(records.map((r) => [r.trigger, r.outcome, r.epoch])).toEqual([
+      ['interval', 'preempted', 7],
+      ['grid-dispatch', 'dispatched', 8],
+    ]);
+    expect(records[1]?.toDispatchMs).toBeGreaterThanOrEqual(0);
+    await loop.stop();
+  });
+
+  it('fences off a failed cycle’s jobs: the next cycle runs under a new epoch', async () => {
+    let epoch = 1;
+    let fail = true;
+    const epochs: number[] = [];
+    const loop = new ControlLoop<number, string, string>(
+      {
+        lease: {
+          isLeader: () => true,
+          epoch: () => epoch,
+          onLost: () => () => {},
+          bump: async () => ++epoch,
+        },
+        snapshot: async () => ({ at: new Date(), input: 1 }),
+        plan: async () => 'p',
+        persist: async () => 'id',
+        sequence: () => 's',
+        dispatch: async (_s, _id, e) => {
+          epochs.push(e);
+          if (fail) throw new Error('phase 1 stopped short');
+        },
+      },
+      { intervalMs: 60_000 },
+    );
+    await loop.trigger('interval');
+    fail = false;
+    await loop.trigger('interval');
+    await loop.trigger('interval');
+    expect(epochs).toEqual([1, 2, 2]);
+    await loop.stop();
+  });
+
   it('stops dispatching the moment the lease is lost mid-cycle', async () => {
     const h = harness({ planDelayMs: 30 });
     const cycle = h.loop.trigger('interval');

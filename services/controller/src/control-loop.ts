@@ -5,7 +5,16 @@
 // once, mid-cycle included.
 
 export type CycleTrigger =
-  'interval' | 'grid-dispatch' | 'price-move' | 'device-fault' | 'inventory' | 'manual';
+  | 'interval'
+  | 'grid-dispatch'
+  | 'price-move'
+  | 'device-fault'
+  | 'inventory'
+  | 'manual'
+  /** This instance just became the leader. */
+  | 'leadership'
+  /** The last cycle failed or stopped short: try again soon rather than at the next interval. */
+  | 'retry';
 
 /** Everything a cycle reads, taken at one instant. */
 export interface CycleSnapshot<Input> {
@@ -16,26 +25,53 @@ export interface CycleSnapshot<Input> {
 /** The ports the loop drives. Each is implemented by an adapter the service wires in. */
 export interface ControlPorts<Input, Plan, Sequence> {
   /** Leadership: the loop acts only while `isLeader()`, with `epoch()` on every command. */
-  lease: { isLeader(): boolean; epoch(): number | null; onLost(cb: () => void): () => void };
+  lease: {
+    isLeader(): boolean;
+    epoch(): number | null;
+    onLost(cb: () => void): () => void;
+    /** A new epoch under the same lease (fences off an abandoned cycle's queued jobs). */
+    bump?(): Promise<number | null>;
+  };
   snapshot(trigger: CycleTrigger): Promise<CycleSnapshot<Input>>;
   plan(input: Input): Promise<Plan>;
   persist(plan: Plan, input: Input, epoch: number, trigger: CycleTrigger): Promise<string>;
   sequence(plan: Plan, input: Input, planId: string): Sequence;
-  /** Hands the sequence to the queues; must check `stillLeader()` before each enqueue. */
-  dispatch(sequence: Sequence, planId: string, epoch: number, stillLeader: () => boolean): Promise<void>;
+  /**
+   * Hands the sequence to the queues; must check `stillLeader()` before each enqueue and stop
+   * waiting as soon as `signal` aborts (a grid dispatch preempting the cycle).
+   */
+  dispatch(
+    sequence: Sequence,
+    planId: string,
+    epoch: number,
+    stillLeader: () => boolean,
+    signal: AbortSignal,
+  ): Promise<void>;
 }
 
 export interface CycleRecord {
   trigger: CycleTrigger;
   startedAt: Date;
   durationMs: number;
-  outcome: 'dispatched' | 'not-leader' | 'lost-lease' | 'failed';
+  outcome: 'dispatched' | 'not-leader' | 'lost-lease' | 'preempted' | 'failed';
   planId?: string;
+  epoch?: number;
+  /** Milliseconds from the trigger to the sequence being handed to dispatch. */
+  toDispatchMs?: number;
+  /** Milliseconds spent in each port before dispatch. */
+  stagesMs?: { snapshot: number; plan: number; persist: number; sequence: number };
   error?: string;
 }
 
 export interface ControlLoopOptions {
   intervalMs: number;
+  /**
+   * After a cycle fails or a phase stops short, the next cycle runs this soon (default
+   * min(interval, 5 s)) unless another trigger comes first.
+   */
+  retryAfterMs?: number;
+  /** Called when a cycle hands its sequence to dispatch (before any phase runs). */
+  onDispatching?: (r: CycleRecord) => void;
   /** Called after every cycle (logging, metrics). */
   onCycle?: (r: CycleRecord) => void;
   now?: () => Date;
@@ -45,11 +81,18 @@ export class ControlLoop<Input, Plan, Sequence> {
   readonly #ports: ControlPorts<Input, Plan, Sequence>;
   readonly #opts: ControlLoopOptions;
   #timer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   /** Triggers that arrived while a cycle ran; they coalesce into one follow-up cycle. */
   #pending: CycleTrigger | undefined;
   #stopped = false;
   #lostDuringCycle = false;
+  /** Aborts the running cycle's dispatch when a grid dispatch preempts it. */
+  #abort: AbortController | undefined;
+  /** The last cycle stopped short of its plan: its queued jobs must be fenced off. */
+  #abandoned = false;
+  /** When each pending trigger first arrived (performance.now), for the trigger → dispatch time. */
+  readonly #triggeredAt = new Map<CycleTrigger, number>();
   readonly #unsubscribe: () => void;
 
   constructor(ports: ControlPorts<Input, Plan, Sequence>, opts: ControlLoopOptions) {
@@ -69,15 +112,23 @@ export class ControlLoop<Input, Plan, Sequence> {
 
   /**
    * Runs a cycle now, or right after the one in progress. A grid dispatch outranks whatever
-   * else is pending so the follow-up cycle is labelled (and prioritised) as one.
+   * else is pending and preempts the running cycle: that cycle stops waiting on its phases, and
+   * the dispatch's cycle follows at once under a new epoch.
    */
   trigger(reason: CycleTrigger): Promise<void> {
     if (this.#stopped) return Promise.resolve();
+    if (!this.#triggeredAt.has(reason)) this.#triggeredAt.set(reason, performance.now());
     if (this.#running) {
       if (this.#pending !== 'grid-dispatch') this.#pending = reason;
+      if (reason === 'grid-dispatch') this.#abort?.abort(new Error('preempted by a grid dispatch'));
       return this.#running;
     }
-    this.#running = this.#cycle(reason).finally(() => {
+    // Every trigger that arrived so far is served by this cycle.
+    const at = this.#triggeredAt.get(reason) ?? performance.now();
+    this.#triggeredAt.clear();
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#running = this.#cycle(reason, at).finally(() => {
       this.#running = undefined;
       const next = this.#pending;
       this.#pending = undefined;
@@ -86,38 +137,98 @@ export class ControlLoop<Input, Plan, Sequence> {
     return this.#running;
   }
 
-  async #cycle(trigger: CycleTrigger): Promise<void> {
+  async #cycle(trigger: CycleTrigger, triggeredAt: number): Promise<void> {
     const now = this.#opts.now ?? (() => new Date());
     const startedAt = now();
     const t0 = performance.now();
     const done = (r: Omit<CycleRecord, 'trigger' | 'startedAt' | 'durationMs'>) =>
       this.#opts.onCycle?.({ trigger, startedAt, durationMs: performance.now() - t0, ...r });
-    const epoch = this.#ports.lease.epoch();
+    let epoch = this.#ports.lease.epoch();
     if (!this.#ports.lease.isLeader() || epoch === null) return done({ outcome: 'not-leader' });
     this.#lostDuringCycle = false;
-    // Leadership must hold for the whole cycle under the same epoch.
-    const stillLeader = () =>
-      !this.#lostDuringCycle && this.#ports.lease.isLeader() && this.#ports.lease.epoch() === epoch;
+    const abort = new AbortController();
+    this.#abort = abort;
     try {
+      if (this.#abandoned && this.#ports.lease.bump) {
+        // The previous cycle stopped short: fence off what it still had queued.
+        const bumped = await this.#ports.lease.bump();
+        if (bumped === null) return done({ outcome: 'lost-lease' });
+        epoch = bumped;
+      }
+      this.#abandoned = false;
+      const cycleEpoch = epoch;
+      // Leadership must hold for the whole cycle under the same epoch.
+      const stillLeader = () =>
+        !this.#lostDuringCycle &&
+        this.#ports.lease.isLeader() &&
+        this.#ports.lease.epoch() === cycleEpoch &&
+        !abort.signal.aborted;
+      const outcome = (): CycleRecord['outcome'] =>
+        abort.signal.aborted ? 'preempted' : stillLeader() ? 'dispatched' : 'lost-lease';
+      let mark = performance.now();
+      const lap = () => {
+        const t = performance.now();
+        const ms = Math.round((t - mark) * 10) / 10;
+        mark = t;
+        return ms;
+      };
       const snap = await this.#ports.snapshot(trigger);
+      const snapshotMs = lap();
       const plan = await this.#ports.plan(snap.input);
-      if (!stillLeader()) return done({ outcome: 'lost-lease' });
+      const planMs = lap();
+      if (!stillLeader()) return done({ outcome: outcome(), epoch });
       const planId = await this.#ports.persist(plan, snap.input, epoch, trigger);
+      const persistMs = lap();
       const seq = this.#ports.sequence(plan, snap.input, planId);
-      if (!stillLeader()) return done({ outcome: 'lost-lease', planId });
-      await this.#ports.dispatch(seq, planId, epoch, stillLeader);
-      return done({ outcome: stillLeader() ? 'dispatched' : 'lost-lease', planId });
+      const stagesMs = { snapshot: snapshotMs, plan: planMs, persist: persistMs, sequence: lap() };
+      if (!stillLeader()) return done({ outcome: outcome(), planId, epoch, stagesMs });
+      const toDispatchMs = performance.now() - triggeredAt;
+      this.#opts.onDispatching?.({
+        trigger,
+        startedAt,
+        durationMs: performance.now() - t0,
+        outcome: 'dispatched',
+        planId,
+        epoch,
+        toDispatchMs,
+        stagesMs,
+      });
+      try {
+        await this.#ports.dispatch(seq, planId, epoch, stillLeader, abort.signal);
+      } catch (e) {
+        if (!abort.signal.aborted) throw e;
+      }
+      const result = outcome();
+      if (result !== 'dispatched') this.#abandoned = true;
+      if (result === 'preempted') this.#scheduleRetry();
+      return done({ outcome: result, planId, epoch, toDispatchMs, stagesMs });
     } catch (e) {
-      return done({ outcome: 'failed', error: (e as Error).message });
+      this.#abandoned = true;
+      this.#scheduleRetry();
+      return done({ outcome: 'failed', epoch, error: (e as Error).message });
+    } finally {
+      this.#abort = undefined;
     }
+  }
+
+  #scheduleRetry(): void {
+    if (this.#stopped || this.#retryTimer) return;
+    const ms = this.#opts.retryAfterMs ?? Math.min(this.#opts.intervalMs, 5000);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.trigger('retry');
+    }, ms);
+    this.#retryTimer.unref?.();
   }
 
   /** Stops the timer and waits for a running cycle. Idempotent. */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
+    clearTimeout(this.#retryTimer);
     this.#timer = undefined;
     this.#unsubscribe();
+    this.#abort?.abort(new Error('the controller is stopping'));
     await this.#running;
   }
 }

@@ -3,3 +3,4 @@ export * from './control-loop.ts';
 export * from './miner-selection.ts';
 export * from './ports.ts';
 export * from './service.ts';
+export * from './gpu-steps.ts';

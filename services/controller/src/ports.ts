@@ -12,7 +12,10 @@ import {
   type FarmState,
   type FleetState,
   type FleetStep,
+  type ConfirmStep,
+  type PoolStep,
   type GridDispatch,
+  type InFlightCommands,
   type MipSolver,
   type Plan,
   type PlanInput,
@@ -24,6 +27,9 @@ import { enqueuePhase, type CatalogJob, type FlowProducer, type PhaseSummary } f
 import type { SignalHub } from '@switchyard/signals';
 import type { QueueEvents } from '@switchyard/queue';
 import type { ControlPorts, CycleTrigger } from './control-loop.ts';
+import type { ClusterDriver, GpuNodeState } from '@switchyard/cluster';
+import { ActionLog, type ActionLogOptions } from './action-log.ts';
+import { poolObservationFromNodes, poolStateFromNodes, poolStepJobs } from './gpu-steps.ts';
 import { deviceBatches, selectMiners, type FleetMiners, type MinerView } from './miner-selection.ts';
 import { fleetObservationsFromPoll, plannerSignalsFromHub } from './snapshot.ts';
 
@@ -34,6 +40,8 @@ export interface ControllerInput {
   state: FarmState;
   /** Per fleet, each miner's latest telemetry (farm addresses). */
   miners: Record<string, FleetMiners>;
+  /** Commands sent and not yet seen in telemetry (the action log at the snapshot). */
+  inFlight: InFlightCommands;
 }
 
 export interface ControllerSequence {
@@ -57,7 +65,7 @@ export interface PhaseRecord {
   index: number;
   kind: 'shed' | 'confirm' | 'add';
   jobs: number;
-  status: 'done' | 'partial' | 'timeout' | 'failed' | 'skipped' | 'lost-lease';
+  status: 'done' | 'partial' | 'timeout' | 'failed' | 'skipped' | 'lost-lease' | 'preempted';
   detail?: string;
 }
 
@@ -71,11 +79,26 @@ export interface ControllerPortsOptions {
   flowProducer: FlowProducer;
   /** QueueEvents of the `plan` queue (same prefix), to wait for each phase's parent. */
   planEvents: QueueEvents;
+  /** GPU nodes: read in every poll, moved by kube.action jobs. Without one, pool steps are skipped. */
+  cluster?: ClusterDriver | undefined;
   /** Grid dispatches in force (default none). */
   dispatches?: () => GridDispatch[];
   gpuModel?: string;
   /** A poll older than this counts every miner stale (default 60 s). */
   staleAfterMs?: number;
+  /**
+   * A cycle plans from the last poll when it is at most this old, else it polls first (default
+   * 5 s). A grid dispatch's cycle uses the last poll up to `staleAfterMs`: answering at once
+   * matters more than a fresher reading, and in-flight commands are counted at worst case.
+   */
+  maxSnapshotAgeMs?: number;
+  /** The memory of commands sent and not yet seen in telemetry. */
+  actionLog?: ActionLogOptions;
+  /**
+   * After a phase is abandoned, how long a worker may still be sending one of its commands
+   * before the fence stops it (default 15 s: a device command's own timeout and then some).
+   */
+  fenceGraceMs?: number;
   planTimeLimitMs?: number;
   /** How long a confirm waits for telemetry (default 90 s; the job's own limit is 15 min). */
   confirmTimeoutMs?: number;
@@ -96,6 +119,14 @@ export interface ControllerPorts extends Omit<
   recordTelemetry(target: PollTarget, t: MinerTelemetry): void;
   /** The memory of the last stored plan (passed to the next plan as `previous`). */
   memory(): PlanMemory | undefined;
+  /** Polls every miner of the site now (one poll at a time; callers share a running one). */
+  refresh(): Promise<PollResult>;
+  /** The last poll, with when it finished. */
+  lastPoll(): { result: PollResult; at: Date } | undefined;
+  /** GPU nodes as of the last poll (null: the cluster could not be read; empty without a cluster). */
+  lastNodes(): GpuNodeState[] | null;
+  /** Miners with a command outstanding (sent, not yet seen in telemetry). */
+  inFlightCount(): number;
 }
 
 /** A sleeping miner still drawing more than this is in flight, not settled (safety rule: power). */
@@ -169,22 +200,122 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
     m.set(t.host, { state: 'unknown', profile: null, powerW: null, port: t.port });
   }
   let memory: PlanMemory | undefined;
+  const log = new ActionLog(o.actionLog);
+  let last: { result: PollResult; at: Date } | undefined;
+  let polling: Promise<PollResult> | undefined;
+  const sitePools = o.farm.pools.filter((p) => p.spec.site === o.site);
+  let nodes: GpuNodeState[] | null = o.cluster ? null : [];
+  const readNodes = async () => {
+    if (!o.cluster || sitePools.length === 0) return;
+    try {
+      const names = new Set(sitePools.map((p) => p.metadata.name));
+      nodes = (await o.cluster.listNodes()).filter((n) => names.has(n.pool));
+    } catch (e) {
+      // Unknown: the pools count as unavailable (at their highest draw) until the next read.
+      nodes = null;
+      warn(`could not list GPU nodes: ${(e as Error).message}`);
+    }
+  };
+  const refresh = (): Promise<PollResult> =>
+    (polling ??= Promise.all([o.poller.poll(o.farm, targets), readNodes()])
+      .then(([result]) => {
+        last = { result, at: now() };
+        return result;
+      })
+      .finally(() => (polling = undefined)));
+  const maxSnapshotAgeMs = o.maxSnapshotAgeMs ?? 5000;
+  const staleAfterMs = o.staleAfterMs ?? 60_000;
+  const fenceGraceMs = o.fenceGraceMs ?? 15_000;
   const confirmTimeoutMs = o.confirmTimeoutMs ?? 90_000;
   const phaseTimeoutMs = o.phaseTimeoutMs ?? 5 * 60_000;
 
   const snapshotMiners = (): Record<string, FleetMiners> =>
     Object.fromEntries([...latest].map(([fleet, m]) => [fleet, Object.fromEntries(m)]));
 
-  async function waitPhase(job: Awaited<ReturnType<typeof enqueuePhase>>, timeoutMs: number) {
+  async function waitPhase(
+    job: Awaited<ReturnType<typeof enqueuePhase>>,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ) {
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+      onAbort = () => reject(signal.reason ?? new Error('aborted'));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
       return (await Promise.race([job.waitUntilFinished(o.planEvents, timeoutMs), timeout])) as PhaseSummary;
     } finally {
       clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  const confirmJobs = (step: ConfirmStep, planId: string, epoch: number): CatalogJob[] =>
+    step.nodes.map((n, i) => ({
+      name: 'device.confirm',
+      payload: {
+        planId,
+        stepId: `${stepJobId(step.id)}.${i}`,
+        epoch,
+        nodes: [n.node],
+        expectLoadAtMostKw: n.expectLoadAtMostKw,
+        timeoutMs: Math.max(1, Math.min(step.timeoutMs, 15 * 60_000)),
+      },
+    }));
+
+  function poolJobs(step: PoolStep, planId: string, epoch: number, takenNodes: Set<string>): CatalogJob[] {
+    if (!o.cluster || nodes === null) {
+      warn(`step ${step.id}: no GPU node listing (no cluster driver, or it could not be read); skipped`);
+      return [];
+    }
+    if (step.preempt.length > 0 || step.startOrders.length > 0) {
+      warn(`step ${step.id}: order preemptions and starts are not carried out in standalone mode; skipped`);
+      return [];
+    }
+    const pj = poolStepJobs(step, nodes, { planId, epoch, taken: takenNodes });
+    if (pj.missing > 0)
+      warn(`step ${step.id}: ${pj.missing} of ${step.count} nodes of ${step.pool} not found`);
+    return pj.jobs;
+  }
+
+  function fleetStepJobs(
+    step: FleetStep,
+    miners: Record<string, FleetMiners>,
+    taken: Map<string, Set<string>>,
+    planId: string,
+    epoch: number,
+  ): { jobs: CatalogJob[]; sent?: { fleet: string; hosts: string[]; from: string; to: string } } {
+    const fleet = fleetByName.get(step.fleet);
+    if (!fleet) {
+      warn(`step ${step.id}: fleet ${step.fleet} is not in the farm`);
+      return { jobs: [] };
+    }
+    // Miners with a command outstanding are not picked again until telemetry catches up.
+    const used = taken.get(step.fleet) ?? log.pending(step.fleet);
+    taken.set(step.fleet, used);
+    const sel = selectMiners(miners[step.fleet] ?? {}, step, used);
+    if (sel.missing > 0)
+      warn(`step ${step.id}: ${sel.missing} of ${step.count} miners of ${step.fleet} not found in telemetry`);
+    for (const t of sel.targets) used.add(t.host);
+    const jobs: CatalogJob[] = deviceBatches(step, sel.targets, {
+      planId,
+      epoch,
+      driver: fleet.spec.driver,
+      credentialsRef: fleet.spec.credentialsSecret?.name,
+    }).map((payload) => ({ name: 'device.batch', payload }));
+    if (sel.targets.length === 0) return { jobs };
+    return {
+      jobs,
+      sent: {
+        fleet: step.fleet,
+        hosts: sel.targets.map((t) => t.host),
+        from: step.kind === 'wake' ? ASLEEP : step.fromProfile,
+        to: step.kind === 'sleep' ? ASLEEP : step.toProfile,
+      },
+    };
   }
 
   return {
@@ -197,13 +328,32 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
       m.set(key, { state: t.state, profile: t.profile, powerW: t.powerW, port: target.port });
     },
     memory: () => memory,
+    refresh,
+    lastPoll: () => last,
+    lastNodes: () => nodes,
+    inFlightCount: () => log.size(),
 
-    async snapshot(_trigger: CycleTrigger) {
-      const poll = await o.poller.poll(o.farm, targets);
+    async snapshot(trigger: CycleTrigger) {
+      const maxAge = trigger === 'grid-dispatch' ? staleAfterMs : maxSnapshotAgeMs;
+      const cached = last && now().getTime() - last.at.getTime() <= maxAge ? last.result : undefined;
+      const poll = cached ?? (await refresh());
       const at = now();
       const miners = snapshotMiners();
-      const observed = fleetObservationsFromPoll(poll.fleets, poll.startedAt, at, o.staleAfterMs ?? 60_000);
+      for (const f of fleets)
+        log.settle(f.metadata.name, miners[f.metadata.name] ?? {}, at.getTime(), poll.startedAt.getTime());
+      const observed = fleetObservationsFromPoll(poll.fleets, poll.startedAt, at, staleAfterMs);
       const state: FarmState = { fleets: {}, pools: {} };
+      const observedPools: PlanInput['observed']['pools'] = {};
+      for (const p of sitePools) {
+        const name = p.metadata.name;
+        if (nodes === null) {
+          // The cluster could not be read: every node unknown (worst case), none controllable.
+          state.pools[name] = { idle: 0, serving: 0, hashing: 0, unavailable: p.spec.nodes, inFlight: [] };
+          continue;
+        }
+        state.pools[name] = poolStateFromNodes(nodes, name);
+        observedPools[name] = poolObservationFromNodes(nodes, name);
+      }
       for (const f of fleets) {
         const name = f.metadata.name;
         const profiles = fleetProfiles(f);
@@ -216,14 +366,14 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
       const input: PlanInput = {
         farm: o.farm,
         site: o.site,
-        observed: { fleets: observed, pools: {} },
+        observed: { fleets: observed, pools: observedPools },
         signals: plannerSignalsFromHub(o.hub.current(at), o.site, o.gpuModel),
         orders: [],
         dispatches: o.dispatches?.() ?? [],
         now: at.getTime(),
         previous: memory,
       };
-      return { at, input: { plan: input, state, miners } };
+      return { at, input: { plan: input, state, miners, inFlight: log.inFlight() } };
     },
 
     plan: (input) =>
@@ -246,6 +396,7 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
         plan: p,
         planId,
         observed: input.state,
+        inFlight: input.inFlight,
         now: now().getTime(),
         confirmTimeoutMs,
         // The same ambient the planner derated cooling with; without one the sequencer assumes
@@ -256,8 +407,9 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
       return { sequence, miners: input.miners };
     },
 
-    async dispatch({ sequence, miners }, planId, epoch, stillLeader) {
+    async dispatch({ sequence, miners }, planId, epoch, stillLeader, signal) {
       const taken = new Map<string, Set<string>>();
+      const takenNodes = new Set<string>();
       let lastAddStart: number | undefined;
       let lastAddMinMs = 0;
       let finalStatus = 'dispatched';
@@ -265,49 +417,17 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
         const record = (status: PhaseRecord['status'], jobs: number, detail?: string) =>
           o.onPhase?.({ planId, index, kind: phase.kind, jobs, status, ...(detail && { detail }) });
         const jobs: CatalogJob[] = [];
+        const sent: Array<{ fleet: string; hosts: string[]; from: string; to: string }> = [];
         let timeoutMs = phaseTimeoutMs;
         for (const step of phase.steps) {
           if (step.kind === 'confirm') {
             timeoutMs = Math.min(step.timeoutMs, 15 * 60_000) + 30_000;
-            step.nodes.forEach((n, i) =>
-              jobs.push({
-                name: 'device.confirm',
-                payload: {
-                  planId,
-                  stepId: `${stepJobId(step.id)}.${i}`,
-                  epoch,
-                  nodes: [n.node],
-                  expectLoadAtMostKw: n.expectLoadAtMostKw,
-                  timeoutMs: Math.max(1, Math.min(step.timeoutMs, 15 * 60_000)),
-                },
-              }),
-            );
-            continue;
-          }
-          if (!isFleetStep(step)) {
-            warn(`step ${step.id}: GPU pool steps are not dispatched yet`);
-            continue;
-          }
-          const fleet = fleetByName.get(step.fleet);
-          if (!fleet) {
-            warn(`step ${step.id}: fleet ${step.fleet} is not in the farm`);
-            continue;
-          }
-          const used = taken.get(step.fleet) ?? new Set<string>();
-          taken.set(step.fleet, used);
-          const sel = selectMiners(miners[step.fleet] ?? {}, step, used);
-          if (sel.missing > 0)
-            warn(
-              `step ${step.id}: ${sel.missing} of ${step.count} miners of ${step.fleet} not found in telemetry`,
-            );
-          for (const t of sel.targets) used.add(t.host);
-          for (const payload of deviceBatches(step, sel.targets, {
-            planId,
-            epoch,
-            driver: fleet.spec.driver,
-            credentialsRef: fleet.spec.credentialsSecret?.name,
-          }))
-            jobs.push({ name: 'device.batch', payload });
+            jobs.push(...confirmJobs(step, planId, epoch));
+          } else if (isFleetStep(step)) {
+            const r = fleetStepJobs(step, miners, taken, planId, epoch);
+            jobs.push(...r.jobs);
+            if (r.sent) sent.push(r.sent);
+          } else jobs.push(...poolJobs(step, planId, epoch, takenNodes));
         }
         if (jobs.length === 0) {
           record('skipped', 0);
@@ -316,10 +436,15 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
         if (phase.kind === 'add') {
           if (lastAddStart !== undefined) {
             const wait = lastAddStart + lastAddMinMs - now().getTime();
-            if (wait > 0) await sleep(wait);
+            if (wait > 0) await abortableSleep(sleep, wait, signal).catch(() => undefined);
           }
           lastAddStart = now().getTime();
           lastAddMinMs = phase.minDurationMs;
+        }
+        if (signal.aborted) {
+          record('preempted', jobs.length, 'preempted before it was enqueued');
+          finalStatus = 'preempted';
+          break;
         }
         if (!stillLeader()) {
           record('lost-lease', jobs.length);
@@ -333,10 +458,21 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
           phase: phase.kind,
           jobs,
         });
+        const sentAt = now().getTime();
+        for (const c of sent) log.record(c.fleet, c.hosts, c.from, c.to, sentAt);
         let summary: PhaseSummary;
         try {
-          summary = await waitPhase(parent, timeoutMs);
+          summary = await waitPhase(parent, timeoutMs, signal);
+          log.finish(sentAt, now().getTime());
         } catch (e) {
+          // The next cycle fences these jobs off (a new epoch); one already sending a command may
+          // still finish it within the grace.
+          log.finish(sentAt, now().getTime() + fenceGraceMs);
+          if (signal.aborted) {
+            record('preempted', jobs.length, (e as Error).message);
+            finalStatus = 'preempted';
+            break;
+          }
           const timedOut = /timed out/.test((e as Error).message);
           record(timedOut ? 'timeout' : 'failed', jobs.length, (e as Error).message);
           finalStatus = 'incomplete';
@@ -354,6 +490,23 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
         throw new Error(`plan ${planId} stopped short; the next cycle re-plans from the observed state`);
     },
   };
+}
+
+/** Sleeps, or rejects as soon as the signal aborts. */
+function abortableSleep(
+  sleep: (ms: number) => Promise<void>,
+  ms: number,
+  signal: AbortSignal,
+): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason ?? new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    void sleep(ms).then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }
 
 /** The site's ambient temperature when the planner had a usable reading, else undefined. */

@@ -1,8 +1,20 @@
 // The controller as a process: a leader lease in Redis, the farm poller, the planner with
 // HiGHS, the plan repository and the BullMQ producers, wired into one ControlLoop. Only the
 // leader runs cycles; a follower keeps trying to acquire the lease.
-import type { Farm, Plan } from '@switchyard/domain';
-import { migrateDatabase, openDatabase, PlanRepository, type DatabaseHandle } from '@switchyard/db';
+//
+// Between cycles the leader keeps polling the farm in the background. Each poll feeds the
+// event triggers (a jump in faulted or offline miners, a large price move) and, while a grid
+// dispatch is in force, the dispatch's performance record (metered site load against the cap).
+// A grid dispatch arrives as an event on Redis and starts a cycle at once, planned from the last
+// poll.
+import type { Farm, GridDispatch, Plan } from '@switchyard/domain';
+import {
+  DispatchRepository,
+  migrateDatabase,
+  openDatabase,
+  PlanRepository,
+  type DatabaseHandle,
+} from '@switchyard/db';
 import { createMinerDriver, FleetPoller, type MinerDriver, type PollTarget } from '@switchyard/miners';
 import {
   connectRedis,
@@ -13,7 +25,9 @@ import {
 } from '@switchyard/queue';
 import { HighsSolver } from '@switchyard/solver';
 import type { SignalHub } from '@switchyard/signals';
-import { QueueEvents } from '@switchyard/queue';
+import { QueueEvents, subscribeControlEvents } from '@switchyard/queue';
+import type { PollResult } from '@switchyard/miners';
+import type { ClusterDriver } from '@switchyard/cluster';
 import { ControlLoop, type CycleRecord, type CycleTrigger } from './control-loop.ts';
 import {
   createControllerPorts,
@@ -41,14 +55,41 @@ export interface ControllerServiceOptions {
   pollTimeoutMs?: number;
   confirmTimeoutMs?: number;
   phaseTimeoutMs?: number;
+  /** See ControllerPortsOptions.fenceGraceMs. */
+  fenceGraceMs?: number;
   planTimeLimitMs?: number;
   /** Use the greedy planner only (no HiGHS worker). */
   greedy?: boolean;
   /** Start cycles right away (default true); false: call `trigger` yourself. */
   autoStart?: boolean;
+  /** GPU nodes (e.g. a SimulatorClusterDriver in standalone mode); without one, pool steps are skipped. */
+  cluster?: ClusterDriver | undefined;
+  /** Background polling period while leading (default min(interval, 10 s); 0 turns it off). */
+  pollEveryMs?: number;
+  /** Grid dispatches: where they are stored and their performance is recorded (default: the database's). */
+  dispatches?: DispatchSource;
+  /** Listen for control events (grid dispatches, inventory changes) on Redis (default true). */
+  listenForEvents?: boolean;
+  /** A price (energy or hashprice) moving by this fraction since the last plan triggers a cycle (default 0.2). */
+  priceMoveFraction?: number;
+  /** This many more faulted or offline miners than at the last plan trigger a cycle (default max(5, 1 %)). */
+  faultJump?: number;
   onCycle?: (r: CycleRecord) => void;
+  /** A cycle handed its sequence to the queues (its record so far). */
+  onDispatching?: (r: CycleRecord) => void;
   onPhase?: (r: PhaseRecord) => void;
   onWarning?: (message: string) => void;
+}
+
+/** What the controller needs of the dispatch store (DispatchRepository satisfies it). */
+export interface DispatchSource {
+  active(site: string, at: Date, opts?: { horizonMs?: number }): Promise<GridDispatch[]>;
+  recordPerformance(id: string, sample: { at: Date; siteKw: number }): Promise<unknown>;
+  acknowledge?(id: string, expectedKw: number): Promise<unknown>;
+  /** The dispatch's window began (state 'active'). */
+  setState?(id: string, state: 'active'): Promise<unknown>;
+  /** The dispatch's window is over (state 'completed'). */
+  finish?(id: string): Promise<unknown>;
 }
 
 export interface RunningController {
@@ -58,6 +99,12 @@ export interface RunningController {
   plans: PlanRepository<Plan>;
   /** Acquires the lease if free, then runs a cycle now (or right after the running one). */
   trigger(reason?: CycleTrigger): Promise<void>;
+  /** Re-reads the grid dispatches in force, then runs a dispatch cycle at once. */
+  gridDispatch(): Promise<void>;
+  /** Polls the farm now; the next cycle (a grid dispatch's included) plans from this poll. */
+  refresh(): Promise<PollResult>;
+  /** Miners with a command outstanding. */
+  inFlightCount(): number;
   close(): Promise<void>;
 }
 
@@ -101,28 +148,86 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
       onTelemetry: (t, tel) => ports.recordTelemetry(t, tel),
     });
     closers.push(() => poller.close());
+    const warn = o.onWarning ?? (() => undefined);
+    const dispatchStore: DispatchSource = o.dispatches ?? new DispatchRepository(db.db);
+    const siteSpec = o.farm.sites.find((x) => x.metadata.name === o.site);
+    const pue = siteSpec?.spec.pue ?? 1;
+    let active: GridDispatch[] = [];
+    const refreshDispatches = async () => {
+      try {
+        active = await dispatchStore.active(o.site, new Date(), { horizonMs: o.intervalMs });
+      } catch (e) {
+        // Keep the last known list: a dispatch already in force stays in force.
+        warn(`could not read grid dispatches: ${(e as Error).message}`);
+      }
+    };
     const ports = createControllerPorts({
       farm: o.farm,
       site: o.site,
       poller,
       hub: o.signals,
+      dispatches: () => active,
+      cluster: o.cluster,
       solver,
       plans,
       flowProducer,
       planEvents,
       ...(o.confirmTimeoutMs !== undefined && { confirmTimeoutMs: o.confirmTimeoutMs }),
       ...(o.phaseTimeoutMs !== undefined && { phaseTimeoutMs: o.phaseTimeoutMs }),
+      ...(o.fenceGraceMs !== undefined && { fenceGraceMs: o.fenceGraceMs }),
       ...(o.planTimeLimitMs !== undefined && { planTimeLimitMs: o.planTimeLimitMs }),
       ...(o.onPhase && { onPhase: o.onPhase }),
       ...(o.onWarning && { onWarning: o.onWarning }),
     });
+    // What the last plan was made with: the triggers compare against it.
+    let planned: { energy: number | null; hashprice: number | null; faults: number } | undefined;
+    const faultsOf = (r: PollResult) => r.fleets.reduce((n, f) => n + f.byState.fault + f.byState.offline, 0);
+    const acknowledged = new Set<string>();
     const loop = new ControlLoop<ControllerInput, Plan, ControllerSequence>(
-      { ...ports, lease },
-      { intervalMs: o.intervalMs, ...(o.onCycle && { onCycle: o.onCycle }) },
+      {
+        ...ports,
+        lease,
+        async snapshot(trigger) {
+          // Every cycle sees the dispatches in force (one query); the fast path has just read them.
+          if (trigger !== 'grid-dispatch') await refreshDispatches();
+          return ports.snapshot(trigger);
+        },
+        async persist(plan, input, epoch, trigger) {
+          const id = await ports.persist(plan, input, epoch, trigger);
+          const sig = input.plan.signals;
+          planned = {
+            energy: sig.energyUsdPerMwh.stale ? null : sig.energyUsdPerMwh.value,
+            hashprice:
+              sig.hashpriceUsdPerThDay && !sig.hashpriceUsdPerThDay.stale
+                ? sig.hashpriceUsdPerThDay.value
+                : null,
+            faults: ports.lastPoll() ? faultsOf((ports.lastPoll() as { result: PollResult }).result) : 0,
+          };
+          for (const d of input.plan.dispatches) {
+            if (acknowledged.has(d.id) || !dispatchStore.acknowledge) continue;
+            acknowledged.add(d.id);
+            void dispatchStore
+              .acknowledge(d.id, plan.loads.site.facilityKw)
+              .catch((e: Error) => warn(`could not acknowledge dispatch ${d.id}: ${e.message}`));
+          }
+          return id;
+        },
+      },
+      {
+        intervalMs: o.intervalMs,
+        ...(o.onCycle && { onCycle: o.onCycle }),
+        ...(o.onDispatching && { onDispatching: o.onDispatching }),
+      },
     );
     closers.push(() => loop.stop());
 
-    const tryAcquire = () => lease.acquire().catch(() => false);
+    const tryAcquire = async () => {
+      const was = lease.isLeader();
+      const won = await lease.acquire().catch(() => false);
+      // A new leader plans at once from what it observes, not at its next interval.
+      if (won && !was && (o.autoStart ?? true)) void loop.trigger('leadership');
+      return won;
+    };
     await tryAcquire();
     // A follower (or a leader that lost its lease) keeps trying; the epoch grows on every win.
     const campaign = setInterval(
@@ -133,6 +238,108 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
     );
     campaign.unref();
     closers.push(async () => clearInterval(campaign));
+    await refreshDispatches();
+
+    // Background telemetry while leading: performance records and event triggers.
+    const pollEveryMs = o.pollEveryMs ?? Math.min(o.intervalMs, 10_000);
+    const priceMove = o.priceMoveFraction ?? 0.2;
+    let activeNow = '';
+    const wasInForce = new Map<string, GridDispatch>();
+    let ticking = false;
+    const moved = (then: number | null, nowV: number | null | undefined) =>
+      then !== null &&
+      nowV !== null &&
+      nowV !== undefined &&
+      Math.abs(nowV - then) > priceMove * Math.max(Math.abs(then), 1);
+    const tick = async () => {
+      if (ticking || !lease.isLeader()) return;
+      ticking = true;
+      try {
+        const result = await ports.refresh();
+        await refreshDispatches();
+        const at = new Date();
+        const inForce = active.filter((d) => d.startsAt <= at.getTime() && d.endsAt > at.getTime());
+        for (const d of inForce)
+          if (!wasInForce.has(d.id))
+            void dispatchStore
+              .setState?.(d.id, 'active')
+              .catch((e: Error) => warn(`dispatch ${d.id}: ${e.message}`));
+        for (const [id, d] of wasInForce)
+          if (d.endsAt <= at.getTime())
+            void dispatchStore.finish?.(id).catch((e: Error) => warn(`dispatch ${id}: ${e.message}`));
+        wasInForce.clear();
+        for (const d of inForce) wasInForce.set(d.id, d);
+        // Metered site load: the miners' draw and the GPU nodes' (a node not read counts at its
+        // pool's highest draw), times the site's PUE.
+        const gpuKw = o.farm.pools
+          .filter((p) => p.spec.site === o.site)
+          .reduce((n, p) => {
+            const listed = ports.lastNodes()?.filter((x) => x.pool === p.metadata.name) ?? [];
+            const top = Math.max(...Object.values(p.spec.nodePowerKw));
+            const read = listed.reduce((k, x) => k + (x.powerKw ?? top), 0);
+            return n + read + Math.max(0, p.spec.nodes - listed.length) * top;
+          }, 0);
+        const siteKw = (result.fleets.reduce((n, f) => n + f.powerKw, 0) + gpuKw) * pue;
+        for (const d of inForce)
+          void dispatchStore
+            .recordPerformance(d.id, { at, siteKw })
+            .catch((e: Error) => warn(`could not record dispatch ${d.id}'s performance: ${e.message}`));
+        const ids = inForce
+          .map((d) => d.id)
+          .sort()
+          .join(',');
+        if (ids !== activeNow) {
+          // A dispatch began or ended: plan for it now, not at the next interval.
+          activeNow = ids;
+          void loop.trigger('grid-dispatch');
+          return;
+        }
+        if (!planned) return;
+        const faultJump =
+          o.faultJump ?? Math.max(5, Math.ceil(result.fleets.reduce((n, f) => n + f.miners, 0) / 100));
+        if (faultsOf(result) - planned.faults >= faultJump) {
+          planned.faults = faultsOf(result); // once per jump, not on every poll
+          void loop.trigger('device-fault');
+          return;
+        }
+        const sig = o.signals.current(at);
+        if (
+          moved(planned.energy, sig['energy_usd_per_mwh']?.value) ||
+          moved(planned.hashprice, sig['hashprice_usd_per_th_day']?.value)
+        ) {
+          planned.energy = null;
+          planned.hashprice = null;
+          void loop.trigger('price-move');
+        }
+      } catch (e) {
+        warn(`background poll failed: ${(e as Error).message}`);
+      } finally {
+        ticking = false;
+      }
+    };
+    if (pollEveryMs > 0) {
+      const poll = setInterval(() => void tick(), pollEveryMs);
+      poll.unref();
+      closers.push(async () => clearInterval(poll));
+    }
+
+    const gridDispatch = async () => {
+      await refreshDispatches();
+      if (!lease.isLeader()) await tryAcquire();
+      await loop.trigger('grid-dispatch');
+    };
+    if (o.listenForEvents ?? true) {
+      const sub = await subscribeControlEvents(
+        o.redisUrl,
+        (event) => {
+          if (event.type === 'grid-dispatch' && (event.site === undefined || event.site === o.site))
+            void gridDispatch();
+          else if (event.type === 'inventory') void loop.trigger('inventory');
+        },
+        { prefix, onInvalid: (m: string) => warn(`ignored a malformed control event: ${m}`) },
+      );
+      closers.push(() => sub.close());
+    }
     if (o.autoStart ?? true) loop.start();
 
     let closing: Promise<void> | undefined;
@@ -141,6 +348,9 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
       lease,
       db,
       plans,
+      gridDispatch,
+      refresh: () => ports.refresh(),
+      inFlightCount: () => ports.inFlightCount(),
       async trigger(reason = 'manual') {
         if (!lease.isLeader()) await tryAcquire();
         await loop.trigger(reason);

@@ -1,7 +1,7 @@
 // Handlers for the jobs that @switchyard/queue does not implement itself: device.confirm (wait
-// until the power tree shows the freed power), telemetry.poll, signals.fetch, and explicit
-// placeholders for kube.action and webhook.deliver so that the harness (which refuses to start
-// without a handler for every job) can run today.
+// until the power tree shows the freed power), telemetry.poll, signals.fetch, and an explicit
+// placeholder for webhook.deliver so that the harness (which refuses to start without a handler
+// for every job) can run today. kube.action is in kube-handler.ts.
 import { walkPowerTree, type Farm } from '@switchyard/domain';
 import { toObservationRows, type PollResult } from '@switchyard/miners';
 import { UnrecoverableError, type JobHandler } from '@switchyard/queue';

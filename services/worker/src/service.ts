@@ -1,7 +1,9 @@
 // The worker service: every job of the catalog served by one process (`switchyard worker`).
 // device.batch drives the miners through their firmware drivers; device.confirm and
 // telemetry.poll read them through a FleetPoller; signals.fetch calls an injected refresh;
-// kube.action and webhook.deliver fail for good until their issues land (see docs/worker.md).
+// kube.action sets GPU node modes through a ClusterDriver (the simulator's API in standalone
+// mode); webhook.deliver fails for good until its issue lands (see docs/worker.md).
+import { SimulatorClusterDriver, type ClusterDriver } from '@switchyard/cluster';
 import type { Farm } from '@switchyard/domain';
 import { ObservationRepository, openDatabase, type DatabaseHandle } from '@switchyard/db';
 import {
@@ -32,6 +34,7 @@ import {
   notImplementedHandler,
   type FleetPoll,
 } from './handlers.ts';
+import { createKubeActionHandler } from './kube-handler.ts';
 
 export interface WorkerServiceOptions {
   redisUrl: string;
@@ -54,6 +57,10 @@ export interface WorkerServiceOptions {
   lease?: EpochSource | undefined;
   /** signals.fetch: refreshes one source; default reports "skipped" (no source wired here). */
   refreshSignals?: ((source: string, signal: AbortSignal) => Promise<unknown>) | undefined;
+  /** kube.action: the GPU cluster. Without it (and without simUrl) kube.action fails for good. */
+  clusterDriver?: ClusterDriver | undefined;
+  /** The simulator's API (e.g. http://127.0.0.1:9090): kube.action drives its GPU nodes. */
+  simUrl?: string | undefined;
   /** device.confirm's poll interval (default 1000 ms). */
   confirmIntervalMs?: number | undefined;
   evictionCheck?: 'refuse' | 'warn' | undefined;
@@ -73,6 +80,8 @@ export interface RunningWorkerService {
 /** The simulator serves farm address a.b.c.d on 127.b.c.d. */
 
 export async function startWorkerService(opts: WorkerServiceOptions): Promise<RunningWorkerService> {
+  const clusterDriver =
+    opts.clusterDriver ?? (opts.simUrl ? new SimulatorClusterDriver({ baseUrl: opts.simUrl }) : undefined);
   const mapHost = opts.mapHost ?? ((h: string) => h);
   const portOffset = opts.portOffset ?? 0;
   const timeoutMs = opts.minerTimeoutMs ?? 3000;
@@ -149,7 +158,7 @@ export async function startWorkerService(opts: WorkerServiceOptions): Promise<Ru
         ...(db ? { observations: new ObservationRepository(db.db) } : {}),
       }),
       'signals.fetch': createSignalsFetchHandler({ refresh }),
-      'kube.action': notImplementedHandler('kube.action', 'the Kubernetes issue defines the actions'),
+      'kube.action': createKubeActionHandler({ driver: clusterDriver }),
       'webhook.deliver': notImplementedHandler('webhook.deliver', 'signed delivery is not built yet'),
     };
     for (const [name, h] of Object.entries(opts.handlerOverrides ?? {})) {

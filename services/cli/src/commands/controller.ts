@@ -5,10 +5,11 @@ import { toSimHost } from '@switchyard/simulator';
 import { parseHistoryCsv } from '@switchyard/domain';
 import { buildSignalHub, ReplaySource, SignalHub, signalsConfigFromEnv } from '@switchyard/signals';
 import { createLogger } from '@switchyard/telemetry';
+import { SimulatorClusterDriver } from '@switchyard/cluster';
 import { UsageError, parseCommandArgs, type Command } from '../context.ts';
 import { intOption, loadFarm, readText } from './inputs.ts';
 
-export const CONTROLLER_USAGE = `controller [--farm F] [--site S] [--interval S] [--replay-speed N] [--replay-file CSV] (REDIS_URL, DATABASE_URL; SIM_ADDRESSES=true, SIM_PORT_OFFSET for the simulator)`;
+export const CONTROLLER_USAGE = `controller [--farm F] [--site S] [--interval S] [--replay-speed N] [--replay-file CSV] [--sim-url URL] [--greedy] [--poll-every MS] [--lease-ttl MS] [--phase-timeout MS] [--confirm-timeout MS] [--fence-grace MS] (REDIS_URL, DATABASE_URL; SIM_ADDRESSES=true, SIM_PORT_OFFSET, SIM_URL for the simulator)`;
 
 export const controllerCommand: Command = async (args, ctx) => {
   const { values } = parseCommandArgs(
@@ -19,6 +20,13 @@ export const controllerCommand: Command = async (args, ctx) => {
       interval: { type: 'string' },
       'replay-speed': { type: 'string' },
       'replay-file': { type: 'string' },
+      'sim-url': { type: 'string' },
+      greedy: { type: 'boolean' },
+      'poll-every': { type: 'string' },
+      'lease-ttl': { type: 'string' },
+      'phase-timeout': { type: 'string' },
+      'confirm-timeout': { type: 'string' },
+      'fence-grace': { type: 'string' },
     },
     false,
   );
@@ -36,26 +44,29 @@ export const controllerCommand: Command = async (args, ctx) => {
     throw new UsageError(`site ${site ?? '(none)'} is not in ${farmFile}`);
   const logger = createLogger({ level: ctx.env.LOG_LEVEL ?? 'info', name: 'switchyard-controller' });
 
-  let hub: SignalHub;
-  if (speed !== undefined) {
-    const file = values['replay-file'] ?? 'examples/history-synthetic.csv';
-    const text = await readText(file, ctx);
-    if (text === null) return 1;
-    const parsed = parseHistoryCsv(text, { skipBadRows: true });
-    if (!parsed.ok) {
-      ctx.stderr.write(`${file}: not a price history\n`);
-      return 1;
-    }
-    hub = new SignalHub({
-      sources: [{ source: new ReplaySource({ rows: parsed.history.rows, speed }), trusted: true }],
-    });
-  } else {
-    hub = buildSignalHub(signalsConfigFromEnv(ctx.env)).hub;
-  }
+  const hub = await signalHub(
+    values['replay-speed'] === undefined ? undefined : speed,
+    values['replay-file'],
+    ctx,
+  );
+  if (!hub) return 1;
   await hub.refresh().catch(() => undefined);
   hub.start(Math.min(intervalS * 1000, 60_000));
 
   const simulated = ctx.env.SIM_ADDRESSES === 'true';
+  const simUrl = values['sim-url'] ?? ctx.env.SIM_URL;
+  if (simUrl !== undefined && !/^https?:\/\/[^/]/.test(simUrl))
+    throw new UsageError(`--sim-url (or SIM_URL) must be an http(s) URL (got "${simUrl}")`);
+  const ms = (
+    name: 'poll-every' | 'lease-ttl' | 'phase-timeout' | 'confirm-timeout' | 'fence-grace',
+    min: number,
+    max: number,
+  ) => intOption(name, values[name], min, max);
+  const pollEveryMs = ms('poll-every', 0, 3_600_000);
+  const leaseTtlMs = ms('lease-ttl', 500, 600_000);
+  const phaseTimeoutMs = ms('phase-timeout', 100, 3_600_000);
+  const confirmTimeoutMs = ms('confirm-timeout', 100, 900_000);
+  const fenceGraceMs = ms('fence-grace', 0, 600_000);
   const controller = await startControllerService({
     farm,
     site,
@@ -63,6 +74,13 @@ export const controllerCommand: Command = async (args, ctx) => {
     databaseUrl: ctx.env.DATABASE_URL,
     signals: hub,
     intervalMs: intervalS * 1000,
+    greedy: values.greedy === true,
+    ...(simUrl !== undefined && { cluster: new SimulatorClusterDriver({ baseUrl: simUrl }) }),
+    ...(pollEveryMs !== undefined && { pollEveryMs }),
+    ...(leaseTtlMs !== undefined && { leaseTtlMs }),
+    ...(phaseTimeoutMs !== undefined && { phaseTimeoutMs }),
+    ...(confirmTimeoutMs !== undefined && { confirmTimeoutMs }),
+    ...(fenceGraceMs !== undefined && { fenceGraceMs }),
     ...(simulated && {
       mapHost: toSimHost,
       mapPort: (p: number) => (p < 1024 ? p + portOffset : p),
@@ -71,6 +89,7 @@ export const controllerCommand: Command = async (args, ctx) => {
     onPhase: (r) => logger.info({ ...r }, `phase ${r.index} ${r.kind} ${r.status}`),
     onWarning: (m) => logger.warn(m),
   });
+  logger.info({ site, intervalS, epoch: controller.lease.epoch() }, 'controller started');
   ctx.stdout.write(`controller for site ${site} every ${intervalS} s; Ctrl-C to stop\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -81,3 +100,23 @@ export const controllerCommand: Command = async (args, ctx) => {
   await hub.close();
   return 0;
 };
+
+/** Prices replayed from a history file (with --replay-speed), else the sources SIGNAL_* configures. */
+async function signalHub(
+  speed: number | undefined,
+  replayFile: string | undefined,
+  ctx: Parameters<Command>[1],
+): Promise<SignalHub | null> {
+  if (speed === undefined) return buildSignalHub(signalsConfigFromEnv(ctx.env)).hub;
+  const file = replayFile ?? 'examples/history-synthetic.csv';
+  const text = await readText(file, ctx);
+  if (text === null) return null;
+  const parsed = parseHistoryCsv(text, { skipBadRows: true });
+  if (!parsed.ok) {
+    ctx.stderr.write(`${file}: not a price history\n`);
+    return null;
+  }
+  return new SignalHub({
+    sources: [{ source: new ReplaySource({ rows: parsed.history.rows, speed }), trusted: true }],
+  });
+}

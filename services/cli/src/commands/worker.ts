@@ -1,14 +1,16 @@
-// `switchyard worker [--farm F] [--concurrency N]`: serves every job of the catalog until
-// SIGTERM or SIGINT, then finishes running jobs and exits (see docs/worker.md).
+// `switchyard worker [--farm F] [--concurrency N] [--sim-url URL]`: serves every job of the
+// catalog until SIGTERM or SIGINT, then finishes running jobs and exits (see docs/worker.md).
 import { loadFarm } from '@switchyard/simulator';
 import { toSimHost } from '@switchyard/simulator';
-import { startWorkerService } from '@switchyard/worker';
+import { DEFAULT_CREDENTIALS_DIR, fileCredentialsResolver, startWorkerService } from '@switchyard/worker';
+import { FACTORY_CREDENTIALS } from '@switchyard/miners';
+import type { MinerDriverName } from '@switchyard/domain';
 import { parseCommandArgs, UsageError, type Command } from '../context.ts';
 
 export const workerCommand: Command = async (args, ctx) => {
   const { values } = parseCommandArgs(
     args,
-    { farm: { type: 'string' }, concurrency: { type: 'string' } },
+    { farm: { type: 'string' }, concurrency: { type: 'string' }, 'sim-url': { type: 'string' } },
     false,
   );
   const redisUrl = ctx.env.REDIS_URL;
@@ -21,6 +23,10 @@ export const workerCommand: Command = async (args, ctx) => {
         `--concurrency must be an integer between 1 and 1024 (got "${values.concurrency}")`,
       );
   }
+  // kube.action drives the simulator's GPU nodes when its API is given.
+  const simUrl = values['sim-url'] ?? ctx.env.SIM_URL;
+  if (simUrl !== undefined && !/^https?:\/\/[^/]/.test(simUrl))
+    throw new UsageError(`--sim-url (or SIM_URL) must be an http(s) URL (got "${simUrl}")`);
   const farmFile = values.farm ?? ctx.env.FARM_FILE ?? 'examples/farm.yaml';
   const farm = await loadFarm(farmFile);
   const sim = ctx.env.SIM_ADDRESSES === 'true';
@@ -34,12 +40,19 @@ export const workerCommand: Command = async (args, ctx) => {
     concurrency,
     mapHost: sim ? toSimHost : undefined,
     portOffset: Number.isInteger(portOffset) && portOffset > 0 ? portOffset : undefined,
+    simUrl,
+    // The simulated firmware accepts each family's factory credentials; real miners get theirs
+    // from the Secret-style directory (CREDENTIALS_DIR, default /etc/switchyard/credentials).
+    resolveCredentials: sim
+      ? async (_ref: string, driver: MinerDriverName) => FACTORY_CREDENTIALS[driver]
+      : fileCredentialsResolver(ctx.env.CREDENTIALS_DIR ?? DEFAULT_CREDENTIALS_DIR),
     evictionCheck: ctx.env.REDIS_EVICTION_CHECK === 'warn' ? 'warn' : 'refuse',
     handleSignals: false,
     logger: { info: log('info'), warn: log('warn'), error: log('error') },
   });
   ctx.stdout.write(
-    `worker serving every job for ${farmFile}${sim ? ' (simulator addresses)' : ''}; SIGTERM to stop\n`,
+    `worker serving every job for ${farmFile}${sim ? ' (simulator addresses)' : ''}` +
+      `${simUrl ? '; GPU nodes through the simulator' : ''}; SIGTERM to stop\n`,
   );
   await new Promise<void>((resolve) => {
     const stop = (sig: NodeJS.Signals) => {
