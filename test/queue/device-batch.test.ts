@@ -3,7 +3,8 @@
 // retries and re-sent commands never flip a miner twice (product safety rule 6).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { parseFarmYaml, type Farm } from '@switchyard/domain';
+import { fleetProfiles, parseFarmYaml, type Farm } from '@switchyard/domain';
+import { deviceBatches } from '@switchyard/controller';
 import { createMinerDriver, pollTargets } from '@switchyard/miners';
 import {
   createDeviceBatchHandler,
@@ -12,6 +13,7 @@ import {
   type DeviceCommandTarget,
   type EpochSource,
   type Job,
+  type JobInput,
   type JobQueues,
   type RunningWorkers,
 } from '@switchyard/queue';
@@ -39,6 +41,7 @@ ${[
   ['am', 'S19 Pro', 'antminer', '10.204.2.0/29', 3],
   ['ly', 'S19j Pro', 'luxos', '10.204.3.0/29', 4],
   ['lz', 'S19j Pro', 'luxos', '10.204.4.0/29', 4],
+  ['wm', 'M50S', 'whatsminer', '10.204.5.0/29', 3],
 ]
   .map(
     ([name, model, driver, cidr, count]) => `---
@@ -151,7 +154,11 @@ async function startDeviceWorker(opts: { lease?: EpochSource; concurrency?: numb
   });
 }
 
-function batch(fleet: string, action: 'sleep' | 'wake' | 'set-profile', extra: Record<string, unknown> = {}) {
+function batch(
+  fleet: string,
+  action: 'sleep' | 'wake' | 'set-profile' | 'set-power-percent',
+  extra: Record<string, unknown> = {},
+) {
   return {
     planId: 'plan-1',
     stepId: `${action}-1`,
@@ -165,7 +172,7 @@ function batch(fleet: string, action: 'sleep' | 'wake' | 'set-profile', extra: R
   };
 }
 
-async function run(payload: ReturnType<typeof batch>): Promise<Job> {
+async function run(payload: JobInput<'device.batch'>): Promise<Job> {
   const job = await queues.add('device.batch', payload);
   return waitFinished(queues.queues.device, job.id as string, 30_000);
 }
@@ -264,6 +271,54 @@ describe('device.batch against the simulator', () => {
     const again = await run(batch('am', 'set-profile', { profile: 'low-power' }));
     expect(outcomes(again)).toEqual(['already', 'already', 'already']);
     expect(countsOf('am')).toEqual(afterSet);
+  }, 60_000);
+
+  it('takes Whatsminer miners from 100 % to a lower power percent once; the same command again changes nothing', async () => {
+    await startDeviceWorker();
+    const miners = targetsOf('wm').map(
+      (t) => sim.sim.miners().find((m) => m.id.farmHost === t.host) as SimMiner,
+    );
+    expect(miners.map((m) => m.observe().powerPercent)).toEqual([null, null, null]); // full power
+
+    // What the controller sends for a set-profile step normal → eco on an M50S fleet.
+    const fleet = farm.fleets.find((f) => f.metadata.name === 'wm');
+    const [payload, ...more] = deviceBatches(
+      {
+        id: 'plan-1:0:1:fleet/wm',
+        kind: 'set-profile',
+        fleet: 'wm',
+        feed: 'pdu-1',
+        toProfile: 'eco',
+        powerTargetW: 2457,
+      },
+      targetsOf('wm'),
+      { planId: 'plan-1', epoch: 1, driver: 'whatsminer', profiles: fleet ? fleetProfiles(fleet) : [] },
+    );
+    expect(more).toEqual([]);
+    expect(payload).toMatchObject({ action: 'set-power-percent', percent: 68 });
+    if (!payload) throw new Error('no batch');
+    const set = await run(payload);
+    expect(await set.getState()).toBe('completed');
+    expect(outcomes(set)).toEqual(['applied', 'applied', 'applied']);
+    expect(miners.map((m) => m.observe().powerPercent)).toEqual([68, 68, 68]);
+    expect(countsOf('wm')).toEqual(Array(3).fill({ calls: 1, flips: 1 }));
+
+    // A retry of the same job: its progress says every miner is done, so none is dialled.
+    driversMade.length = 0;
+    await set.retry('completed');
+    const retried = await waitFinished(queues.queues.device, set.id as string, 30_000);
+    expect(outcomes(retried)).toEqual(['applied', 'applied', 'applied']);
+    expect(driversMade).toEqual([]);
+
+    // The same command with no memory of the first. Whatsminer telemetry reports no power
+    // percent, so the handler cannot find the miners already there: the command is sent again,
+    // and set_power_pct to the percent in place changes no miner.
+    await retried.remove();
+    const again = await run(batch('wm', 'set-power-percent', { stepId: payload.stepId, percent: 68 }));
+    expect(again.id).toBe(set.id);
+    expect(outcomes(again)).toEqual(['applied', 'applied', 'applied']);
+    expect(miners.map((m) => m.observe().powerPercent)).toEqual([68, 68, 68]);
+    expect(countsOf('wm')).toEqual(Array(3).fill({ calls: 2, flips: 1 }));
   }, 60_000);
 
   it('stops actuating the moment a newer leader appears, and drops the rest of the batch', async () => {

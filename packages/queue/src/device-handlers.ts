@@ -72,6 +72,10 @@ export function alreadyInState(t: MinerTelemetry, p: JobPayload<'device.batch'>)
       // Telemetry carries no power target to compare with; the drivers read it back before
       // writing, so the command itself is still idempotent.
       return false;
+    case 'set-power-percent':
+      // Telemetry carries no power percent either (Whatsminer reads report none), so the
+      // command is sent again; set_power_pct to the percent already set leaves the miner as it is.
+      return false;
   }
 }
 
@@ -87,6 +91,9 @@ async function actuate(d: MinerDriver, p: JobPayload<'device.batch'>): Promise<v
     case 'set-power-target':
       if (!d.setPowerTarget) throw new MinerError('unsupported', d.host, `${d.name} has no power target`);
       return d.setPowerTarget(p.watts as number);
+    case 'set-power-percent':
+      if (!d.setPowerPercent) throw new MinerError('unsupported', d.host, `${d.name} has no power percent`);
+      return d.setPowerPercent(p.percent as number);
   }
 }
 

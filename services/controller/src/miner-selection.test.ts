@@ -1,6 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { MAX_BATCH_TARGETS } from '@switchyard/queue';
-import { deviceBatches, selectMiners, type FleetMiners, type MinerView } from './miner-selection.ts';
+import { MINER_DRIVERS, findMinerModel, type MinerDriverName } from '@switchyard/domain';
+import { WHATSMINER_POWER_PERCENT } from '@switchyard/miners';
+import { MAX_BATCH_TARGETS, parsePayload } from '@switchyard/queue';
+import {
+  deviceBatches,
+  powerPercentFor,
+  selectMiners,
+  type FleetMiners,
+  type MinerView,
+} from './miner-selection.ts';
 import { fleetStateFromMiners } from './ports.ts';
 
 const m = (
@@ -144,6 +152,111 @@ describe('deviceBatches', () => {
       )[0],
     ).toMatchObject({ action: 'set-power-target', watts: 2800, credentialsRef: 'bos-secret' });
     expect(deviceBatches(fleetStep, [], ctx)).toEqual([]);
+  });
+});
+
+describe('Whatsminer steps as power percentages', () => {
+  // M50S from the model table: eco 2457 W, normal 3276 W, turbo 3604 W (the top, 100 %).
+  const profiles = findMinerModel('M50S')?.profiles ?? [];
+  const step = {
+    id: 'plan-7:0:1:fleet/wm',
+    kind: 'set-profile' as const,
+    fleet: 'wm',
+    feed: 'pdu-c',
+    toProfile: 'eco',
+    powerTargetW: 2457,
+  };
+  const ctx = { planId: 'plan-7', epoch: 3, driver: 'whatsminer' as const, profiles };
+  const one = [{ host: '10.206.9.1', port: 4028 }];
+
+  it.each([
+    ['eco', 68],
+    ['normal', 91],
+    ['turbo', 100],
+  ])('sends set-profile %s as set-power-percent %i of the top profile', (toProfile, percent) => {
+    const [b] = deviceBatches({ ...step, toProfile }, one, ctx);
+    expect(b).toEqual({
+      planId: 'plan-7',
+      stepId: 'plan-7.0.1.fleet/wm',
+      epoch: 3,
+      fleet: 'wm',
+      feed: 'pdu-c',
+      driver: 'whatsminer',
+      action: 'set-power-percent',
+      percent,
+      targets: one,
+    });
+    expect(() => parsePayload('device.batch', b)).not.toThrow();
+  });
+
+  it('maps a power target the same way, clamped to the bounds', () => {
+    const target = (powerTargetW: number) =>
+      deviceBatches({ ...step, kind: 'set-power-target', powerTargetW }, one, ctx)[0];
+    expect(target(3000)).toMatchObject({ action: 'set-power-percent', percent: 83 });
+    expect(target(5000)).toMatchObject({ action: 'set-power-percent', percent: 100 });
+    expect(target(3000)).not.toHaveProperty('watts');
+    expect(() => deviceBatches({ ...step, kind: 'set-power-target', powerTargetW: null }, one, ctx)).toThrow(
+      /set-power-target without powerTargetW/,
+    );
+  });
+
+  it('rounds to whole percents and clamps', () => {
+    const two = [
+      { name: 'low', powerW: 1000 },
+      { name: 'high', powerW: 3000 },
+    ];
+    expect(powerPercentFor(1000, two)).toBe(33);
+    expect(powerPercentFor(2985, two)).toBe(100); // 99.5 rounds up
+    expect(powerPercentFor(2984, two)).toBe(99);
+    expect(powerPercentFor(3600, two)).toBe(WHATSMINER_POWER_PERCENT.max);
+    expect(powerPercentFor(0, two)).toBe(WHATSMINER_POWER_PERCENT.min);
+    expect(() => powerPercentFor(1000, [])).toThrow(/no profile/);
+  });
+
+  it('puts the percent in every part and keeps the credentials', () => {
+    const targets = Array.from({ length: 5 }, (_, i) => ({ host: `10.206.9.${i + 1}`, port: 4028 }));
+    const bs = deviceBatches(step, targets, { ...ctx, credentialsRef: 'wm-secret' }, 2);
+    expect(bs.map((b) => [b.part, b.action, b.percent, b.credentialsRef])).toEqual([
+      [0, 'set-power-percent', 68, 'wm-secret'],
+      [1, 'set-power-percent', 68, 'wm-secret'],
+      [2, 'set-power-percent', 68, 'wm-secret'],
+    ]);
+  });
+
+  it('refuses a step it cannot convert: no profiles given, or an unknown target profile', () => {
+    expect(() => deviceBatches(step, one, { ...ctx, profiles: undefined })).toThrow(
+      /a Whatsminer set-profile needs the fleet's profiles/,
+    );
+    expect(() => deviceBatches({ ...step, toProfile: 'boost' }, one, ctx)).toThrow(
+      /fleet wm has no profile "boost"/,
+    );
+  });
+
+  it('leaves sleep and wake, and the other firmwares, as they were', () => {
+    expect(deviceBatches({ ...step, kind: 'sleep', toProfile: 'asleep' }, one, ctx)[0]).toMatchObject({
+      action: 'sleep',
+    });
+    expect(deviceBatches({ ...step, kind: 'wake' }, one, ctx)[0]).not.toHaveProperty('percent');
+    expect(deviceBatches(step, one, { ...ctx, driver: 'luxos' })[0]).toMatchObject({
+      action: 'set-profile',
+      profile: 'eco',
+    });
+  });
+
+  // What the sequencer emits between two awake profiles (sequence.ts): Braiins a power
+  // target, every other firmware a profile; each must become a control that firmware has.
+  const CONTROL: Record<MinerDriverName, string> = {
+    antminer: 'set-profile',
+    luxos: 'set-profile',
+    braiins: 'set-power-target',
+    whatsminer: 'set-power-percent',
+  };
+  it.each(MINER_DRIVERS)('sends %s a control it has for every step kind the sequencer emits', (driver) => {
+    const kind = driver === 'braiins' ? ('set-power-target' as const) : ('set-profile' as const);
+    const actions = (['sleep', 'wake', kind] as const).map(
+      (k) => deviceBatches({ ...step, kind: k }, one, { ...ctx, driver })[0]?.action,
+    );
+    expect(actions).toEqual(['sleep', 'wake', CONTROL[driver]]);
   });
 });
 

@@ -2,7 +2,7 @@
 // normal"); the controller picks the miners from the latest telemetry, deterministically (sorted
 // by host), and splits them into device.batch payloads of at most MAX_BATCH_TARGETS. Pure.
 import { stepJobId, type FleetStep, type MinerDriverName } from '@switchyard/domain';
-import { MAX_BATCH_TARGETS, type JobInput } from '@switchyard/queue';
+import { MAX_BATCH_TARGETS, POWER_PERCENT_BOUNDS, type JobInput } from '@switchyard/queue';
 
 /** What the last poll said about one miner. `unknown`: no reading yet. */
 export interface MinerView {
@@ -62,35 +62,100 @@ export function selectMiners(
   };
 }
 
+/** A fleet profile's name and nominal draw per miner (the fleet's `fleetProfiles`). */
+export interface ProfileWatts {
+  name: string;
+  powerW: number;
+}
+
 export interface BatchContext {
   planId: string;
   epoch: number;
   driver: MinerDriverName;
   credentialsRef?: string | undefined;
+  /**
+   * The fleet's profiles (`fleetProfiles(fleet)`): a Whatsminer step's power percentage is its
+   * target draw as a share of the top profile's. Only Whatsminer profile and power-target steps
+   * need them.
+   */
+  profiles?: readonly ProfileWatts[] | undefined;
+}
+
+type BatchStep = Pick<FleetStep, 'id' | 'kind' | 'fleet' | 'feed' | 'toProfile' | 'powerTargetW'>;
+
+/**
+ * Whatsminer's power percentage for a target draw: round(100 × watts / the top profile's watts),
+ * clamped to set_power_pct's bounds. The top profile is 100 %, so a miner never draws more than
+ * the step planned for it.
+ */
+export function powerPercentFor(watts: number, profiles: readonly ProfileWatts[]): number {
+  const topW = Math.max(0, ...profiles.map((p) => p.powerW));
+  if (!(topW > 0)) throw new Error('no profile with a positive draw to take 100 % from');
+  const { min, max } = POWER_PERCENT_BOUNDS;
+  return Math.min(max, Math.max(min, Math.round((100 * watts) / topW)));
+}
+
+/** The draw a Whatsminer step aims at: the target profile's, or the step's power target. */
+function whatsminerTargetW(step: BatchStep, profiles: readonly ProfileWatts[]): number {
+  if (step.kind === 'set-power-target') {
+    if (step.powerTargetW === null) throw new Error(`step ${step.id}: set-power-target without powerTargetW`);
+    return step.powerTargetW;
+  }
+  const to = profiles.find((p) => p.name === step.toProfile);
+  if (!to)
+    throw new Error(
+      `step ${step.id}: fleet ${step.fleet} has no profile "${step.toProfile}" to take its watts from`,
+    );
+  return to.powerW;
+}
+
+/** The action and its parameter for one step on the batch's firmware. */
+function actionOf(
+  step: BatchStep,
+  ctx: BatchContext,
+): Pick<JobInput<'device.batch'>, 'action' | 'profile' | 'watts' | 'percent'> {
+  switch (step.kind) {
+    case 'sleep':
+    case 'wake':
+      return { action: step.kind };
+    case 'set-profile':
+    case 'set-power-target': {
+      // Whatsminer has neither named profiles nor a power target without a reboot: both become
+      // a power percentage of the fleet's top profile.
+      if (ctx.driver === 'whatsminer') {
+        const { profiles } = ctx;
+        if (!profiles)
+          throw new Error(
+            `step ${step.id}: a Whatsminer ${step.kind} needs the fleet's profiles (BatchContext.profiles)`,
+          );
+        return {
+          action: 'set-power-percent',
+          percent: powerPercentFor(whatsminerTargetW(step, profiles), profiles),
+        };
+      }
+      if (step.kind === 'set-profile') return { action: 'set-profile', profile: step.toProfile };
+      if (step.powerTargetW === null)
+        throw new Error(`step ${step.id}: set-power-target without powerTargetW`);
+      return { action: 'set-power-target', watts: step.powerTargetW };
+    }
+  }
 }
 
 /**
  * The device.batch payloads of one fleet step: the step's job-safe id, the action with its
- * profile or watts, and the targets in chunks of at most MAX_BATCH_TARGETS (`part` numbers the
- * chunks when there are several).
+ * profile, watts or percent, and the targets in chunks of at most MAX_BATCH_TARGETS (`part`
+ * numbers the chunks when there are several). On Whatsminer a profile or power-target step is
+ * sent as set-power-percent (powerPercentFor).
  */
 export function deviceBatches(
-  step: Pick<FleetStep, 'id' | 'kind' | 'fleet' | 'feed' | 'toProfile' | 'powerTargetW'>,
+  step: BatchStep,
   targets: readonly MinerTarget[],
   ctx: BatchContext,
   maxTargets: number = MAX_BATCH_TARGETS,
 ): Array<JobInput<'device.batch'>> {
   if (targets.length === 0) return [];
   const size = Math.max(1, Math.min(maxTargets, MAX_BATCH_TARGETS));
-  const action = step.kind;
-  const extra =
-    action === 'set-profile'
-      ? { profile: step.toProfile }
-      : action === 'set-power-target'
-        ? { watts: step.powerTargetW ?? undefined }
-        : {};
-  if (action === 'set-power-target' && step.powerTargetW === null)
-    throw new Error(`step ${step.id}: set-power-target without powerTargetW`);
+  const command = actionOf(step, ctx);
   const chunks: MinerTarget[][] = [];
   for (let i = 0; i < targets.length; i += size) chunks.push(targets.slice(i, i + size));
   return chunks.map((chunk, part) => ({
@@ -101,8 +166,7 @@ export function deviceBatches(
     feed: step.feed,
     ...(chunks.length > 1 && { part }),
     driver: ctx.driver,
-    action,
-    ...extra,
+    ...command,
     targets: chunk.map((t) => ({ host: t.host, port: t.port })),
     ...(ctx.credentialsRef !== undefined && { credentialsRef: ctx.credentialsRef }),
   }));
