@@ -58,6 +58,8 @@ export interface FarmPoller {
 export interface PlanStore {
   save(input: { plan: Plan; epoch: number; status?: string; inputs: unknown }): Promise<string>;
   setStatus?(id: string, status: string): Promise<void>;
+  /** The site's newest stored plan: a new leader takes its memory (dwell, cycles, last targets). */
+  latest?(site: string): Promise<{ plan: Plan } | undefined>;
 }
 
 export interface PhaseRecord {
@@ -119,6 +121,11 @@ export interface ControllerPorts extends Omit<
   recordTelemetry(target: PollTarget, t: MinerTelemetry): void;
   /** The memory of the last stored plan (passed to the next plan as `previous`). */
   memory(): PlanMemory | undefined;
+  /**
+   * Forgets the plan memory: the next snapshot reads it from the newest stored plan. Called on
+   * becoming leader, since another leader may have planned in between.
+   */
+  forgetMemory(): void;
   /** Polls every miner of the site now (one poll at a time; callers share a running one). */
   refresh(): Promise<PollResult>;
   /** The last poll, with when it finished. */
@@ -200,6 +207,7 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
     m.set(t.host, { state: 'unknown', profile: null, powerW: null, port: t.port });
   }
   let memory: PlanMemory | undefined;
+  let memoryLoaded = false;
   const log = new ActionLog(o.actionLog);
   let last: { result: PollResult; at: Date } | undefined;
   let polling: Promise<PollResult> | undefined;
@@ -305,6 +313,7 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
       epoch,
       driver: fleet.spec.driver,
       credentialsRef: fleet.spec.credentialsSecret?.name,
+      profiles: fleetProfiles(fleet),
     }).map((payload) => ({ name: 'device.batch', payload }));
     if (sel.targets.length === 0) return { jobs };
     return {
@@ -328,6 +337,10 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
       m.set(key, { state: t.state, profile: t.profile, powerW: t.powerW, port: target.port });
     },
     memory: () => memory,
+    forgetMemory() {
+      memory = undefined;
+      memoryLoaded = false;
+    },
     refresh,
     lastPoll: () => last,
     lastNodes: () => nodes,
@@ -363,6 +376,13 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
           now: at.getTime(),
         });
       }
+      if (!memoryLoaded && o.plans.latest) {
+        // Without the last plan's memory a new leader would re-choose which miners to shed (a tie
+        // broken another way wakes what the old leader just slept), and forget dwell and cycles.
+        const stored = await o.plans.latest(o.site);
+        memory = stored?.plan.memory ?? memory;
+        memoryLoaded = true;
+      }
       const input: PlanInput = {
         farm: o.farm,
         site: o.site,
@@ -386,6 +406,7 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
         inputs: { trigger, signals: input.plan.signals, observed: input.plan.observed },
       });
       memory = p.memory;
+      memoryLoaded = true;
       return id;
     },
 

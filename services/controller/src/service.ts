@@ -225,7 +225,10 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
       const was = lease.isLeader();
       const won = await lease.acquire().catch(() => false);
       // A new leader plans at once from what it observes, not at its next interval.
-      if (won && !was && (o.autoStart ?? true)) void loop.trigger('leadership');
+      if (won && !was) {
+        ports.forgetMemory();
+        if (o.autoStart ?? true) void loop.trigger('leadership');
+      }
       return won;
     };
     await tryAcquire();

@@ -60,6 +60,12 @@ export interface ConfirmHandlerOptions {
   poll: FleetPoll;
   /** Time between the starts of two polls (default 1000 ms). */
   intervalMs?: number;
+  /**
+   * Measured draw varies around the modelled one; a node within this fraction above its
+   * expected load counts as confirmed (default 0.02: well inside the safety margin the
+   * sequencer keeps under every limit).
+   */
+  toleranceFraction?: number;
   now?: () => number;
 }
 
@@ -86,6 +92,7 @@ const round = (kw: number) => Math.round(kw * 1000) / 1000;
  */
 export function createConfirmHandler(opts: ConfirmHandlerOptions): JobHandler<'device.confirm'> {
   const intervalMs = opts.intervalMs ?? 1000;
+  const tolerance = 1 + (opts.toleranceFraction ?? 0.02);
   const now = opts.now ?? (() => performance.now());
   return async (p, ctx) => {
     const { fleets, unknown } = fleetsUnder(opts.farm, p.nodes);
@@ -101,7 +108,7 @@ export function createConfirmHandler(opts: ConfirmHandlerOptions): JobHandler<'d
       const byNode = new Map(result.nodes.map((n) => [n.node, n.powerKw]));
       // A listed node without fleets carries no miner load.
       const loadsKw = Object.fromEntries(p.nodes.map((n) => [n, round(byNode.get(n) ?? 0)]));
-      const over = p.nodes.filter((n) => (byNode.get(n) ?? 0) > p.expectLoadAtMostKw);
+      const over = p.nodes.filter((n) => (byNode.get(n) ?? 0) > p.expectLoadAtMostKw * tolerance);
       if (over.length === 0) {
         await ctx.fence();
         return {
