@@ -13,6 +13,8 @@ import { UsageError, type CliContext, type Command } from './context.ts';
 
 const COMMANDS: Record<string, Command> = {
   start,
+  // The API alone, for deployments that run the controller and workers as their own processes.
+  api: (args, ctx) => start(['--api-only', ...args], ctx),
   migrate,
   'farm validate': farmValidate,
   sim,
@@ -27,7 +29,10 @@ const COMMANDS: Record<string, Command> = {
 export const USAGE = `Usage: switchyard <command> [options]
 
 Commands:
-  start [--farm FILE] [--port N]   run the API on the farm file (standalone mode)
+  start [--farm FILE] [--port N]   run everything on the farm file (standalone mode): API, simulator,
+                                   worker, controller; [--api-only] [--interval S] [--replay-speed N]
+                                   [--time-compression N]
+  api [--farm FILE] [--port N]     run the API alone (start --api-only)
   migrate                          apply database migrations (DATABASE_URL, or embedded PGlite)
   farm validate <file>             check a farm file; prints every problem, exit 1 on any
   sim --farm FILE [--speed N]      run the farm simulator (every miner on its own 127.x address)

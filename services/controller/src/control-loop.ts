@@ -66,8 +66,8 @@ export interface CycleRecord {
 export interface ControlLoopOptions {
   intervalMs: number;
   /**
-   * After a cycle fails or a phase stops short, the next cycle runs this soon (default
-   * min(interval, 5 s)) unless another trigger comes first.
+   * After a cycle fails or a phase stops short, the next cycle runs this soon (default 1 s),
+   * doubling on every further failure up to the interval, unless another trigger comes first.
    */
   retryAfterMs?: number;
   /** Called when a cycle hands its sequence to dispatch (before any phase runs). */
@@ -82,6 +82,7 @@ export class ControlLoop<Input, Plan, Sequence> {
   readonly #opts: ControlLoopOptions;
   #timer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
+  #failures = 0;
   #running: Promise<void> | undefined;
   /** Triggers that arrived while a cycle ran; they coalesce into one follow-up cycle. */
   #pending: CycleTrigger | undefined;
@@ -200,6 +201,7 @@ export class ControlLoop<Input, Plan, Sequence> {
       }
       const result = outcome();
       if (result !== 'dispatched') this.#abandoned = true;
+      else this.#failures = 0;
       if (result === 'preempted') this.#scheduleRetry();
       return done({ outcome: result, planId, epoch, toDispatchMs, stagesMs });
     } catch (e) {
@@ -213,7 +215,9 @@ export class ControlLoop<Input, Plan, Sequence> {
 
   #scheduleRetry(): void {
     if (this.#stopped || this.#retryTimer) return;
-    const ms = this.#opts.retryAfterMs ?? Math.min(this.#opts.intervalMs, 5000);
+    const first = this.#opts.retryAfterMs ?? 1000;
+    const ms = Math.min(this.#opts.intervalMs, first * 2 ** Math.min(10, this.#failures));
+    this.#failures += 1;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       void this.trigger('retry');

@@ -1,4 +1,4 @@
-// The whole system in one process for `switchyard start --with-farm`: the simulator (miners in
+// The whole system in one process for `switchyard start`: the simulator (miners in
 // its own worker processes), the worker service and the controller, with signals replayed from
 // the synthetic history sped up, so the farm can be seen shedding and restoring within a minute.
 import { readFile } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import { startSimulator, toSimHost } from '@switchyard/simulator';
 import { ReplaySource, SignalHub } from '@switchyard/signals';
 import { startWorkerService } from '@switchyard/worker';
 import { FACTORY_CREDENTIALS } from '@switchyard/miners';
+import { SimulatorClusterDriver } from '@switchyard/cluster';
 import type { Logger } from '@switchyard/telemetry';
 
 export interface FarmRunOptions {
@@ -22,6 +23,33 @@ export interface FarmRunOptions {
   replaySpeed: number;
   intervalSeconds: number;
   simHttpPort: number;
+}
+
+/**
+ * The farm with every AllocationPolicy's clock run `factor` times faster: the planning interval,
+ * the minimum dwell and the wear cost per cycle divided by it, the ramp limit and the daily cycle
+ * budget multiplied. The
+ * demo replays prices thousands of times faster than real time; without this a fleet shed once
+ * would have to wait the real 15 minutes of dwell before it could be restored.
+ */
+export function compressPolicyTime(farm: Farm, factor: number): Farm {
+  if (!(factor >= 1)) throw new Error('the time compression factor must be at least 1');
+  return {
+    ...farm,
+    policies: farm.policies.map((p) => ({
+      ...p,
+      spec: {
+        ...p.spec,
+        intervalSeconds: Math.max(1, Math.round(p.spec.intervalSeconds / factor)),
+        minDwellSeconds: Math.round(p.spec.minDwellSeconds / factor),
+        rampKwPerMin: p.spec.rampKwPerMin * factor,
+        maxCyclesPerDay: Math.round(p.spec.maxCyclesPerDay * factor),
+        // The planner spreads a cycle's wear over 24 h / maxCyclesPerDay: with the day compressed,
+        // the same dollars per hour of wear need the cost per cycle divided too.
+        wearCostUsdPerCycle: p.spec.wearCostUsdPerCycle / factor,
+      },
+    })),
+  };
 }
 
 export interface RunningFarm {
@@ -66,6 +94,8 @@ export async function startFarmRun(o: FarmRunOptions): Promise<RunningFarm> {
       farm: o.farm,
       mapHost: toSimHost,
       portOffset: sim.portOffset,
+      // kube.action sets the simulated GPU nodes' modes through the simulator's API.
+      simUrl: sim.url,
       handleSignals: false,
       // The simulated firmware accepts each family's factory credentials, whatever Secret the
       // farm file names.
@@ -85,12 +115,14 @@ export async function startFarmRun(o: FarmRunOptions): Promise<RunningFarm> {
       mapHost: toSimHost,
       mapPort: (p) => (p < 1024 ? p + sim.portOffset : p),
       greedy: true,
+      cluster: new SimulatorClusterDriver({ baseUrl: sim.url }),
       onCycle: (r) =>
         o.logger.info(
           {
             trigger: r.trigger,
             outcome: r.outcome,
             planId: r.planId,
+            epoch: r.epoch,
             ms: Math.round(r.durationMs),
             error: r.error,
           },

@@ -2,7 +2,7 @@ import { apiEnvSchema, parseEnv } from '@switchyard/config';
 import { startApi } from '@switchyard/api';
 import { createLogger } from '@switchyard/telemetry';
 import { parseCommandArgs, UsageError, type Command } from '../context.ts';
-import { startFarmRun, type RunningFarm } from './farm-run.ts';
+import { compressPolicyTime, startFarmRun, type RunningFarm } from './farm-run.ts';
 
 /** `switchyard start`: runs the system in one process until SIGTERM or SIGINT. */
 export const start: Command = async (args, ctx) => {
@@ -12,16 +12,23 @@ export const start: Command = async (args, ctx) => {
       farm: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
-      'with-farm': { type: 'boolean' },
+      'api-only': { type: 'boolean' },
       'replay-speed': { type: 'string' },
+      'time-compression': { type: 'string' },
       interval: { type: 'string' },
     },
     false,
   );
   const replaySpeed = Number(values['replay-speed'] ?? 7200);
-  const intervalSeconds = Number(values.interval ?? 15);
+  const compression = Number(values['time-compression'] ?? 20);
   if (!(replaySpeed > 0)) throw new UsageError('--replay-speed must be a positive number');
-  if (!Number.isInteger(intervalSeconds) || intervalSeconds < 5 || intervalSeconds > 3600) {
+  if (!(compression >= 1 && compression <= 3600))
+    throw new UsageError('--time-compression must be a number from 1 to 3600');
+  const intervalOption = values.interval === undefined ? undefined : Number(values.interval);
+  if (
+    intervalOption !== undefined &&
+    (!Number.isInteger(intervalOption) || intervalOption < 5 || intervalOption > 3600)
+  ) {
     throw new UsageError('--interval must be whole seconds from 5 to 3600');
   }
   const env = parseEnv(apiEnvSchema, {
@@ -33,10 +40,14 @@ export const start: Command = async (args, ctx) => {
   const logger = createLogger({ level: env.LOG_LEVEL, pretty: env.LOG_PRETTY, name: 'switchyard' });
   const api = await startApi(env, logger);
   let farmRun: RunningFarm | undefined;
-  if (values['with-farm']) {
+  let intervalSeconds = 0;
+  if (!values['api-only']) {
     try {
+      const farm = compressPolicyTime(api.farm, compression);
+      const policyInterval = farm.policies[0]?.spec.intervalSeconds ?? 15;
+      intervalSeconds = intervalOption ?? Math.max(5, policyInterval);
       farmRun = await startFarmRun({
-        farm: api.farm,
+        farm,
         db: api.db,
         redisUrl: env.REDIS_URL,
         logger,
@@ -53,7 +64,7 @@ export const start: Command = async (args, ctx) => {
   ctx.stdout.write(
     `\nSwitchyard is running.\n  health:    ${api.url}/healthz\n  readiness: ${api.url}/readyz\n  farm:      ${api.url}/api/v1/farm\n` +
       (farmRun
-        ? `  plans:     ${api.url}/api/v1/plans/latest (every ${intervalSeconds} s; prices replayed ${replaySpeed}x from examples/history-synthetic.csv)\n  simulator: ${farmRun.simUrl}/sim/power, ${farmRun.simUrl}/sim/miners, ${farmRun.simUrl}/sim/violations\n`
+        ? `  plans:     ${api.url}/api/v1/plans/latest (every ${intervalSeconds} s; prices replayed ${replaySpeed}x from examples/history-synthetic.csv; policy clock ${compression}x)\n  dispatch:  switchyard dispatch create --cap-kw 30000 --duration 2m   (a grid dispatch: watch the farm shed)\n  simulator: ${farmRun.simUrl}/sim/power, ${farmRun.simUrl}/sim/miners, ${farmRun.simUrl}/sim/violations\n`
         : '') +
       `Press Ctrl-C to stop.\n\n`,
   );
