@@ -3,6 +3,8 @@ import { MINER_DRIVERS, findMinerModel, type MinerDriverName } from '@switchyard
 import { WHATSMINER_POWER_PERCENT } from '@switchyard/miners';
 import { MAX_BATCH_TARGETS, parsePayload } from '@switchyard/queue';
 import {
+  firmwareProfileName,
+  planProfileName,
   deviceBatches,
   powerPercentFor,
   selectMiners,
@@ -277,5 +279,25 @@ describe('fleetStateFromMiners', () => {
         { from: 'turbo', to: 'asleep', count: 1, since: 1000 },
       ],
     });
+  });
+});
+
+describe('Antminer profile names', () => {
+  const profiles = [
+    { name: 'eco', powerW: 2750 },
+    { name: 'normal', powerW: 3250 },
+    { name: 'turbo', powerW: 3600 },
+  ];
+  it('sends the top profile as "normal" and any lower one as "low-power"', () => {
+    expect(firmwareProfileName('antminer', profiles, 'turbo')).toBe('normal');
+    expect(firmwareProfileName('antminer', profiles, 'normal')).toBe('low-power');
+    expect(firmwareProfileName('antminer', profiles, 'eco')).toBe('low-power');
+    expect(firmwareProfileName('luxos', profiles, 'eco')).toBe('eco');
+  });
+  it('reads "normal" back as the top profile and "low-power" as the lowest', () => {
+    expect(planProfileName('antminer', profiles, 'normal')).toBe('turbo');
+    expect(planProfileName('antminer', profiles, 'low-power')).toBe('eco');
+    expect(planProfileName('antminer', profiles, null)).toBeNull();
+    expect(planProfileName('braiins', profiles, 'normal')).toBe('normal');
   });
 });

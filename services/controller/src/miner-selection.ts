@@ -84,6 +84,37 @@ export interface BatchContext {
 type BatchStep = Pick<FleetStep, 'id' | 'kind' | 'fleet' | 'feed' | 'toProfile' | 'powerTargetW'>;
 
 /**
+ * The name the firmware knows a fleet profile by. Antminer firmware has two modes, "normal" and
+ * "low-power": the fleet's top profile is "normal", every lower one "low-power". Other firmware
+ * takes the fleet's own names.
+ */
+export function firmwareProfileName(
+  driver: MinerDriverName,
+  profiles: readonly ProfileWatts[],
+  name: string,
+): string {
+  if (driver !== 'antminer' || profiles.length === 0) return name;
+  const top = [...profiles].sort((a, b) => b.powerW - a.powerW)[0] as ProfileWatts;
+  return name === top.name ? 'normal' : 'low-power';
+}
+
+/**
+ * The fleet profile a firmware's reported profile stands for (the inverse of
+ * firmwareProfileName): Antminer's "normal" is the top profile, "low-power" the lowest.
+ */
+export function planProfileName(
+  driver: MinerDriverName,
+  profiles: readonly ProfileWatts[],
+  reported: string | null,
+): string | null {
+  if (driver !== 'antminer' || reported === null || profiles.length === 0) return reported;
+  const byDraw = [...profiles].sort((a, b) => a.powerW - b.powerW);
+  if (reported === 'normal') return (byDraw[byDraw.length - 1] as ProfileWatts).name;
+  if (reported === 'low-power') return (byDraw[0] as ProfileWatts).name;
+  return reported;
+}
+
+/**
  * Whatsminer's power percentage for a target draw: round(100 × watts / the top profile's watts),
  * clamped to set_power_pct's bounds. The top profile is 100 %, so a miner never draws more than
  * the step planned for it.
@@ -133,7 +164,11 @@ function actionOf(
           percent: powerPercentFor(whatsminerTargetW(step, profiles), profiles),
         };
       }
-      if (step.kind === 'set-profile') return { action: 'set-profile', profile: step.toProfile };
+      if (step.kind === 'set-profile')
+        return {
+          action: 'set-profile',
+          profile: firmwareProfileName(ctx.driver, ctx.profiles ?? [], step.toProfile),
+        };
       if (step.powerTargetW === null)
         throw new Error(`step ${step.id}: set-power-target without powerTargetW`);
       return { action: 'set-power-target', watts: step.powerTargetW };

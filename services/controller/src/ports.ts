@@ -30,7 +30,13 @@ import type { ControlPorts, CycleTrigger } from './control-loop.ts';
 import type { ClusterDriver, GpuNodeState } from '@switchyard/cluster';
 import { ActionLog, type ActionLogOptions } from './action-log.ts';
 import { poolObservationFromNodes, poolStateFromNodes, poolStepJobs } from './gpu-steps.ts';
-import { deviceBatches, selectMiners, type FleetMiners, type MinerView } from './miner-selection.ts';
+import {
+  deviceBatches,
+  planProfileName,
+  selectMiners,
+  type FleetMiners,
+  type MinerView,
+} from './miner-selection.ts';
 import { fleetObservationsFromPoll, plannerSignalsFromHub } from './snapshot.ts';
 
 /** What one cycle works from: the planner's input plus the per-miner view of the same poll. */
@@ -42,6 +48,8 @@ export interface ControllerInput {
   miners: Record<string, FleetMiners>;
   /** Commands sent and not yet seen in telemetry (the action log at the snapshot). */
   inFlight: InFlightCommands;
+  /** What started the cycle: a grid dispatch is planned by the greedy solver, at once. */
+  trigger?: CycleTrigger;
 }
 
 export interface ControllerSequence {
@@ -334,7 +342,9 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
       // The poller may see mapped addresses; the key is the farm address with the same port.
       const key = m.has(target.host) ? target.host : t.host;
       if (!m.has(key)) return;
-      m.set(key, { state: t.state, profile: t.profile, powerW: t.powerW, port: target.port });
+      const fleet = fleetByName.get(target.fleet);
+      const profile = fleet ? planProfileName(fleet.spec.driver, fleetProfiles(fleet), t.profile) : t.profile;
+      m.set(key, { state: t.state, profile, powerW: t.powerW, port: target.port });
     },
     memory: () => memory,
     forgetMemory() {
@@ -393,11 +403,17 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
         now: at.getTime(),
         previous: memory,
       };
-      return { at, input: { plan: input, state, miners, inFlight: log.inFlight() } };
+      return { at, input: { plan: input, state, miners, inFlight: log.inFlight(), trigger } };
     },
 
+    // A grid dispatch is answered by the greedy merit order (milliseconds, within about 1 % of the
+    // MIP's objective on the example farm); the next cycle refines it with the MIP.
     plan: (input) =>
-      planFarm(input.plan, o.solver, o.planTimeLimitMs ? { timeLimitMs: o.planTimeLimitMs } : {}),
+      planFarm(
+        input.plan,
+        input.trigger === 'grid-dispatch' ? undefined : o.solver,
+        o.planTimeLimitMs ? { timeLimitMs: o.planTimeLimitMs } : {},
+      ),
 
     async persist(p, input, epoch, trigger) {
       const id = await o.plans.save({
