@@ -142,6 +142,8 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
         createMinerDriver(t.driver, {
           host: mapHost(t.host),
           port: mapPort(t.port),
+          // Antminer's web UI (miner mode) answers on port 80, mapped like the others.
+          webPort: mapPort(80),
           timeoutMs: o.pollTimeoutMs ?? 3000,
         }),
       // The ports own the per-miner view; the poller only runs inside their snapshot.

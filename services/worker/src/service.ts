@@ -95,6 +95,8 @@ export async function startWorkerService(opts: WorkerServiceOptions): Promise<Ru
     createMinerDriver(t.driver, {
       host: t.host,
       port: mapPort(t.port),
+      // Antminer's web UI (sleep, wake, low power) answers on port 80, mapped like the others.
+      webPort: mapPort(80),
       timeoutMs,
       credentials: t.credentials,
     });
