@@ -51,6 +51,34 @@ export interface DeviceHandlerOptions {
   resolveCredentials?: (ref: string, driver: MinerDriverName) => Promise<MinerCredentials>;
   /** Miners commanded at once within one batch (default 32). */
   concurrency?: number;
+  /**
+   * Miners commanded at once over every batch this handler runs (default 96), first come first
+   * served. Many batches start together in a shed phase; without a shared bound each miner's few
+   * round trips queue behind every other batch's, and the first command of the phase leaves late.
+   */
+  maxInFlight?: number;
+}
+
+/** A counting semaphore that hands out permits in request order. */
+export class FifoLimiter {
+  readonly #waiting: Array<() => void> = [];
+  #free: number;
+  constructor(permits: number) {
+    if (!(Number.isInteger(permits) && permits >= 1))
+      throw new RangeError('permits must be a whole number ≥ 1');
+    this.#free = permits;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free -= 1;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free += 1;
+    }
+  }
 }
 
 /** Failures that another attempt cannot fix (MinerError.permanent codes). */
@@ -148,6 +176,7 @@ function progressWriter(ctx: JobContext, state: DeviceBatchProgress) {
 
 export function createDeviceBatchHandler(opts: DeviceHandlerOptions): JobHandler<'device.batch'> {
   const concurrency = opts.concurrency ?? 32;
+  const limiter = new FifoLimiter(opts.maxInFlight ?? 96);
   return async (p, ctx) => {
     const keys = p.targets.map((t) => `${t.host}:${t.port}`);
     const state = priorProgress(ctx.job.progress, new Set(keys));
@@ -159,7 +188,8 @@ export function createDeviceBatchHandler(opts: DeviceHandlerOptions): JobHandler
     const save = progressWriter(ctx, state);
     let stale: StaleEpochError | undefined;
 
-    await forEachLimit(todo, concurrency, async (t) => {
+    await forEachLimit(todo, concurrency, (t) => limiter.run(() => one(t)));
+    async function one(t: (typeof todo)[number]): Promise<void> {
       const key = `${t.host}:${t.port}`;
       if (stale || ctx.signal.aborted) return; // left for the next attempt (or dropped)
       const driver = opts.createDriver({
@@ -190,7 +220,7 @@ export function createDeviceBatchHandler(opts: DeviceHandlerOptions): JobHandler
         await driver.close().catch(() => undefined);
       }
       await save();
-    });
+    }
     await save();
     if (stale) throw stale;
     return settle(p, state, keys);

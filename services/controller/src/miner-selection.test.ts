@@ -301,3 +301,22 @@ describe('Antminer profile names', () => {
     expect(planProfileName('braiins', profiles, 'normal')).toBe('normal');
   });
 });
+
+describe('a sleep takes any awake miner when too few report the step’s profile', () => {
+  it('falls back to miners reporting a profile the fleet does not name, after the exact ones', () => {
+    const v = (profile: string | null) => ({ state: 'hashing' as const, profile, powerW: 3000, port: 80 });
+    const miners = { '10.0.0.1': v('tuner-3300'), '10.0.0.2': v('normal'), '10.0.0.3': v(null) };
+    const step = { kind: 'sleep' as const, count: 3, fromProfile: 'normal', toProfile: 'asleep' };
+    const known = new Set(['eco', 'normal']);
+    expect(selectMiners(miners, step, new Set(), known).targets.map((t) => t.host)).toEqual([
+      '10.0.0.2',
+      '10.0.0.3',
+      '10.0.0.1',
+    ]);
+    // a miner at another profile the fleet names is left for a step from that profile
+    const atEco = { ...miners, '10.0.0.4': v('eco') };
+    expect(selectMiners(atEco, { ...step, count: 4 }, new Set(), known)).toMatchObject({ missing: 1 });
+    const lower = { kind: 'set-profile' as const, count: 3, fromProfile: 'normal', toProfile: 'eco' };
+    expect(selectMiners(miners, lower, new Set(), known)).toMatchObject({ missing: 1 });
+  });
+});

@@ -33,7 +33,8 @@ const awake = (m: MinerView) => m.state === 'hashing' || m.state === 'ramping';
 /**
  * Picks `step.count` miners for a fleet step, sorted by host. A sleep, profile or power-target
  * change takes miners awake at `fromProfile` first, then awake miners whose profile is not
- * reported (firmwares without profiles); a wake takes sleeping miners. Offline, faulted and
+ * reported (firmwares without profiles) — and a sleep then any other awake miner; a wake takes
+ * sleeping miners. Offline, faulted and
  * unknown miners are never picked, nor any host in `exclude` (already taken by an earlier step
  * of the same sequence).
  */
@@ -41,6 +42,8 @@ export function selectMiners(
   miners: FleetMiners,
   step: Pick<FleetStep, 'kind' | 'count' | 'fromProfile' | 'toProfile'>,
   exclude: ReadonlySet<string> = new Set(),
+  /** The fleet's profile names; with them a sleep also takes miners reporting any other name. */
+  known?: ReadonlySet<string>,
 ): MinerSelection {
   const hosts = Object.keys(miners)
     .filter((h) => !exclude.has(h))
@@ -53,6 +56,15 @@ export function selectMiners(
     const exact = hosts.filter((h) => awake(view(h)) && view(h).profile === step.fromProfile);
     const unreported = hosts.filter((h) => awake(view(h)) && view(h).profile === null);
     picked = [...exact, ...unreported];
+    // Putting a miner to sleep lowers its draw whatever it runs: a sleep also takes awake miners
+    // reporting a profile the fleet does not name (a firmware's own tuner profile, counted at
+    // nameplate by the sequencer).
+    if (step.kind === 'sleep' && known)
+      picked.push(
+        ...hosts.filter(
+          (h) => awake(view(h)) && view(h).profile !== null && !known.has(view(h).profile as string),
+        ),
+      );
   }
   const count = Math.max(0, Math.floor(step.count));
   const chosen = picked.slice(0, count);

@@ -312,7 +312,8 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
     // Miners with a command outstanding are not picked again until telemetry catches up.
     const used = taken.get(step.fleet) ?? log.pending(step.fleet);
     taken.set(step.fleet, used);
-    const sel = selectMiners(miners[step.fleet] ?? {}, step, used);
+    const known = new Set(fleetProfiles(fleet).map((x) => x.name));
+    const sel = selectMiners(miners[step.fleet] ?? {}, step, used, known);
     if (sel.missing > 0)
       warn(`step ${step.id}: ${sel.missing} of ${step.count} miners of ${step.fleet} not found in telemetry`);
     for (const t of sel.targets) used.add(t.host);

@@ -7,7 +7,7 @@
 // dispatch is in force, the dispatch's performance record (metered site load against the cap).
 // A grid dispatch arrives as an event on Redis and starts a cycle at once, planned from the last
 // poll.
-import type { Farm, GridDispatch, Plan } from '@switchyard/domain';
+import type { Farm, GridDispatch, MinerDriverName, Plan } from '@switchyard/domain';
 import {
   DispatchRepository,
   migrateDatabase,
@@ -15,7 +15,14 @@ import {
   PlanRepository,
   type DatabaseHandle,
 } from '@switchyard/db';
-import { createMinerDriver, FleetPoller, type MinerDriver, type PollTarget } from '@switchyard/miners';
+import {
+  createMinerDriver,
+  FACTORY_CREDENTIALS,
+  FleetPoller,
+  type MinerCredentials,
+  type MinerDriver,
+  type PollTarget,
+} from '@switchyard/miners';
 import {
   connectRedis,
   createFlowProducer,
@@ -62,6 +69,12 @@ export interface ControllerServiceOptions {
   greedy?: boolean;
   /** Start cycles right away (default true); false: call `trigger` yourself. */
   autoStart?: boolean;
+  /**
+   * Credentials for reading a fleet's miners, by its credentialsSecret (read once at start);
+   * fleets without one use their firmware's factory credentials. Without a resolver every fleet
+   * uses factory credentials.
+   */
+  resolveCredentials?: (ref: string, driver: MinerDriverName) => Promise<MinerCredentials>;
   /** GPU nodes (e.g. a SimulatorClusterDriver in standalone mode); without one, pool steps are skipped. */
   cluster?: ClusterDriver | undefined;
   /** Background polling period while leading (default min(interval, 10 s); 0 turns it off). */
@@ -137,6 +150,18 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
     const lease = new RedisLeaderLease({ redis, prefix, ttlMs: o.leaseTtlMs ?? 15_000 });
     closers.push(() => lease.release());
 
+    // Reads need credentials too (Braiins OS logs in; Whatsminer signs with the password).
+    const fleetCredentials = new Map<string, MinerCredentials>();
+    for (const f of o.farm.fleets) {
+      const ref = f.spec.credentialsSecret?.name;
+      let creds: MinerCredentials = FACTORY_CREDENTIALS[f.spec.driver];
+      if (ref && o.resolveCredentials)
+        creds = await o.resolveCredentials(ref, f.spec.driver).catch((e: Error) => {
+          o.onWarning?.(`fleet ${f.metadata.name}: ${e.message}; reading with factory credentials`);
+          return creds;
+        });
+      fleetCredentials.set(f.metadata.name, creds);
+    }
     const poller = new FleetPoller({
       createDriver: (t: PollTarget): MinerDriver =>
         createMinerDriver(t.driver, {
@@ -144,6 +169,7 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
           port: mapPort(t.port),
           // Antminer's web UI (miner mode) answers on port 80, mapped like the others.
           webPort: mapPort(80),
+          credentials: fleetCredentials.get(t.fleet) ?? FACTORY_CREDENTIALS[t.driver],
           timeoutMs: o.pollTimeoutMs ?? 3000,
         }),
       // The ports own the per-miner view; the poller only runs inside their snapshot.

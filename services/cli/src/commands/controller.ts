@@ -6,6 +6,9 @@ import { parseHistoryCsv } from '@switchyard/domain';
 import { buildSignalHub, ReplaySource, SignalHub, signalsConfigFromEnv } from '@switchyard/signals';
 import { createLogger } from '@switchyard/telemetry';
 import { SimulatorClusterDriver } from '@switchyard/cluster';
+import { FACTORY_CREDENTIALS } from '@switchyard/miners';
+import { DEFAULT_CREDENTIALS_DIR, fileCredentialsResolver } from '@switchyard/worker';
+import type { MinerDriverName } from '@switchyard/domain';
 import { UsageError, parseCommandArgs, type Command } from '../context.ts';
 import { intOption, loadFarm, readText } from './inputs.ts';
 
@@ -75,6 +78,11 @@ export const controllerCommand: Command = async (args, ctx) => {
     signals: hub,
     intervalMs: intervalS * 1000,
     greedy: values.greedy === true,
+    // The simulated firmware takes each family's factory credentials; real miners' come from the
+    // Secret-style directory, as the worker's do.
+    resolveCredentials: simulated
+      ? async (_ref: string, driver: MinerDriverName) => FACTORY_CREDENTIALS[driver]
+      : fileCredentialsResolver(ctx.env.CREDENTIALS_DIR ?? DEFAULT_CREDENTIALS_DIR),
     ...(simUrl !== undefined && { cluster: new SimulatorClusterDriver({ baseUrl: simUrl }) }),
     ...(pollEveryMs !== undefined && { pollEveryMs }),
     ...(leaseTtlMs !== undefined && { leaseTtlMs }),
