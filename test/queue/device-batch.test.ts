@@ -362,6 +362,7 @@ describe('device.batch against the simulator', () => {
       handlers: {
         'device.batch': createDeviceBatchHandler({
           concurrency: 1,
+          progressGapMs: 0, // the first outcome is on record before the second miner is commanded
           createDriver: (t) => {
             const d = makeDriver(t);
             const sleepOnce = d.sleep.bind(d);

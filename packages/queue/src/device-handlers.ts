@@ -57,6 +57,8 @@ export interface DeviceHandlerOptions {
    * round trips queue behind every other batch's, and the first command of the phase leaves late.
    */
   maxInFlight?: number;
+  /** At most this long between a device's outcome and its write to the job's progress (default 200 ms). */
+  progressGapMs?: number;
 }
 
 /** A counting semaphore that hands out permits in request order. */
@@ -151,27 +153,46 @@ async function forEachLimit<T>(
   await Promise.all(lanes);
 }
 
-/** Writes progress after each device without piling up writes: at most one in flight. */
-function progressWriter(ctx: JobContext, state: DeviceBatchProgress) {
+/**
+ * Keeps the job's progress (each device's outcome) in Redis for a retry to pick up, without
+ * holding up the devices: `mark()` returns at once and a write follows within `gapMs`, at most
+ * one in flight; `flush()` writes whatever is left. A crash loses at most the last `gapMs` of
+ * outcomes, and the retry finds those devices already in their state (outcome `already`).
+ */
+function progressWriter(ctx: JobContext, state: DeviceBatchProgress, gapMs = 200) {
   let inFlight: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
   let dirty = false;
   const write = (): Promise<void> => {
+    dirty = false;
     // A timed-out attempt stops writing: its retry may already be running and own the progress.
     if (ctx.signal.aborted) return Promise.resolve();
-    if (inFlight) {
-      dirty = true;
-      return inFlight;
-    }
-    dirty = false;
     inFlight = ctx.job
       .updateProgress({ outcomes: { ...state.outcomes }, errors: { ...state.errors } })
+      .catch(() => undefined) // the next write, or the final flush, carries the outcomes
       .finally(() => {
         inFlight = undefined;
-      })
-      .then(() => (dirty ? write() : undefined));
+        if (dirty) schedule();
+      });
     return inFlight;
   };
-  return write;
+  const schedule = () => {
+    dirty = true;
+    if (inFlight || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void write();
+    }, gapMs);
+  };
+  return {
+    mark: schedule,
+    async flush(): Promise<void> {
+      clearTimeout(timer);
+      timer = undefined;
+      await inFlight;
+      await write();
+    },
+  };
 }
 
 export function createDeviceBatchHandler(opts: DeviceHandlerOptions): JobHandler<'device.batch'> {
@@ -185,7 +206,7 @@ export function createDeviceBatchHandler(opts: DeviceHandlerOptions): JobHandler
       return !isDone(o) && !(o && isPermanentOutcome(o));
     });
     const credentials = await credentialsFor(p, opts);
-    const save = progressWriter(ctx, state);
+    const progress = progressWriter(ctx, state, opts.progressGapMs);
     let stale: StaleEpochError | undefined;
 
     await forEachLimit(todo, concurrency, (t) => limiter.run(() => one(t)));
@@ -219,9 +240,9 @@ export function createDeviceBatchHandler(opts: DeviceHandlerOptions): JobHandler
       } finally {
         await driver.close().catch(() => undefined);
       }
-      await save();
+      progress.mark();
     }
-    await save();
+    await progress.flush();
     if (stale) throw stale;
     return settle(p, state, keys);
   };
