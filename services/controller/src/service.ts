@@ -34,7 +34,7 @@ import { HighsSolver } from '@switchyard/solver';
 import type { SignalHub } from '@switchyard/signals';
 import { QueueEvents, subscribeControlEvents } from '@switchyard/queue';
 import type { PollResult } from '@switchyard/miners';
-import type { ClusterDriver } from '@switchyard/cluster';
+import type { ClusterDriver, GpuNodeState } from '@switchyard/cluster';
 import { ControlLoop, type CycleRecord, type CycleTrigger } from './control-loop.ts';
 import {
   createControllerPorts,
@@ -151,17 +151,7 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
     closers.push(() => lease.release());
 
     // Reads need credentials too (Braiins OS logs in; Whatsminer signs with the password).
-    const fleetCredentials = new Map<string, MinerCredentials>();
-    for (const f of o.farm.fleets) {
-      const ref = f.spec.credentialsSecret?.name;
-      let creds: MinerCredentials = FACTORY_CREDENTIALS[f.spec.driver];
-      if (ref && o.resolveCredentials)
-        creds = await o.resolveCredentials(ref, f.spec.driver).catch((e: Error) => {
-          o.onWarning?.(`fleet ${f.metadata.name}: ${e.message}; reading with factory credentials`);
-          return creds;
-        });
-      fleetCredentials.set(f.metadata.name, creds);
-    }
+    const fleetCredentials = await resolveFleetCredentials(o.farm, o.resolveCredentials, o.onWarning);
     const poller = new FleetPoller({
       createDriver: (t: PollTarget): MinerDriver =>
         createMinerDriver(t.driver, {
@@ -302,14 +292,7 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
         for (const d of inForce) wasInForce.set(d.id, d);
         // Metered site load: the miners' draw and the GPU nodes' (a node not read counts at its
         // pool's highest draw), times the site's PUE.
-        const gpuKw = o.farm.pools
-          .filter((p) => p.spec.site === o.site)
-          .reduce((n, p) => {
-            const listed = ports.lastNodes()?.filter((x) => x.pool === p.metadata.name) ?? [];
-            const top = Math.max(...Object.values(p.spec.nodePowerKw));
-            const read = listed.reduce((k, x) => k + (x.powerKw ?? top), 0);
-            return n + read + Math.max(0, p.spec.nodes - listed.length) * top;
-          }, 0);
+        const gpuKw = gpuDrawKw(o.farm, o.site, ports.lastNodes());
         const siteKw = (result.fleets.reduce((n, f) => n + f.powerKw, 0) + gpuKw) * pue;
         for (const d of inForce)
           void dispatchStore
@@ -392,4 +375,37 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
     await closeAll();
     throw e;
   }
+}
+
+/** Each fleet's credentials for reads: its Secret through the resolver, else factory defaults. */
+async function resolveFleetCredentials(
+  farm: Farm,
+  resolve: ControllerServiceOptions['resolveCredentials'],
+  warn: ((m: string) => void) | undefined,
+): Promise<Map<string, MinerCredentials>> {
+  const out = new Map<string, MinerCredentials>();
+  for (const f of farm.fleets) {
+    const ref = f.spec.credentialsSecret?.name;
+    const factory: MinerCredentials = FACTORY_CREDENTIALS[f.spec.driver];
+    let creds = factory;
+    if (ref && resolve)
+      creds = await resolve(ref, f.spec.driver).catch((e: Error) => {
+        warn?.(`fleet ${f.metadata.name}: ${e.message}; reading with factory credentials`);
+        return factory;
+      });
+    out.set(f.metadata.name, creds);
+  }
+  return out;
+}
+
+/** The GPU nodes' draw at a site (kW); a node not listed or not read counts at its pool's highest. */
+function gpuDrawKw(farm: Farm, site: string, nodes: readonly GpuNodeState[] | null): number {
+  return farm.pools
+    .filter((p) => p.spec.site === site)
+    .reduce((n, p) => {
+      const listed = nodes?.filter((x) => x.pool === p.metadata.name) ?? [];
+      const top = Math.max(...Object.values(p.spec.nodePowerKw));
+      const read = listed.reduce((k, x) => k + (x.powerKw ?? top), 0);
+      return n + read + Math.max(0, p.spec.nodes - listed.length) * top;
+    }, 0);
 }

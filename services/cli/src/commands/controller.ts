@@ -60,16 +60,7 @@ export const controllerCommand: Command = async (args, ctx) => {
   const simUrl = values['sim-url'] ?? ctx.env.SIM_URL;
   if (simUrl !== undefined && !/^https?:\/\/[^/]/.test(simUrl))
     throw new UsageError(`--sim-url (or SIM_URL) must be an http(s) URL (got "${simUrl}")`);
-  const ms = (
-    name: 'poll-every' | 'lease-ttl' | 'phase-timeout' | 'confirm-timeout' | 'fence-grace',
-    min: number,
-    max: number,
-  ) => intOption(name, values[name], min, max);
-  const pollEveryMs = ms('poll-every', 0, 3_600_000);
-  const leaseTtlMs = ms('lease-ttl', 500, 600_000);
-  const phaseTimeoutMs = ms('phase-timeout', 100, 3_600_000);
-  const confirmTimeoutMs = ms('confirm-timeout', 100, 900_000);
-  const fenceGraceMs = ms('fence-grace', 0, 600_000);
+  const timing = timingOptions(values);
   const controller = await startControllerService({
     farm,
     site,
@@ -84,11 +75,7 @@ export const controllerCommand: Command = async (args, ctx) => {
       ? async (_ref: string, driver: MinerDriverName) => FACTORY_CREDENTIALS[driver]
       : fileCredentialsResolver(ctx.env.CREDENTIALS_DIR ?? DEFAULT_CREDENTIALS_DIR),
     ...(simUrl !== undefined && { cluster: new SimulatorClusterDriver({ baseUrl: simUrl }) }),
-    ...(pollEveryMs !== undefined && { pollEveryMs }),
-    ...(leaseTtlMs !== undefined && { leaseTtlMs }),
-    ...(phaseTimeoutMs !== undefined && { phaseTimeoutMs }),
-    ...(confirmTimeoutMs !== undefined && { confirmTimeoutMs }),
-    ...(fenceGraceMs !== undefined && { fenceGraceMs }),
+    ...timing,
     ...(simulated && {
       mapHost: toSimHost,
       mapPort: (p: number) => (p < 1024 ? p + portOffset : p),
@@ -127,4 +114,22 @@ async function signalHub(
   return new SignalHub({
     sources: [{ source: new ReplaySource({ rows: parsed.history.rows, speed }), trusted: true }],
   });
+}
+
+type TimingFlag = 'poll-every' | 'lease-ttl' | 'phase-timeout' | 'confirm-timeout' | 'fence-grace';
+
+/** The controller's timing flags, each a whole number of milliseconds within its bounds. */
+function timingOptions(values: Partial<Record<TimingFlag, string>>) {
+  const ms = (name: TimingFlag, min: number, max: number) => intOption(name, values[name], min, max);
+  const all = {
+    pollEveryMs: ms('poll-every', 0, 3_600_000),
+    leaseTtlMs: ms('lease-ttl', 500, 600_000),
+    phaseTimeoutMs: ms('phase-timeout', 100, 3_600_000),
+    confirmTimeoutMs: ms('confirm-timeout', 100, 900_000),
+    fenceGraceMs: ms('fence-grace', 0, 600_000),
+  };
+  // Only the flags given: the service's defaults stand for the others.
+  return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined)) as Partial<
+    Record<keyof typeof all, number>
+  >;
 }
