@@ -227,7 +227,13 @@ interface Verdict {
 }
 
 /** Waits for convergence and checks violations and flips since the case began. */
-async function judge(caseStart: number, recoveredAt: number, capKw: number, detectMs = 0): Promise<Verdict> {
+async function judge(
+  caseStart: number,
+  recoveredAt: number,
+  capKw: number,
+  detectMs = 0,
+  maxWakes = 1,
+): Promise<Verdict> {
   // Two intervals, plus the miners' own 1 s sleep and a poll of slack, plus the time it takes to
   // notice the fault at all (a dead worker's phase: the phase timeout).
   const deadline = 2 * INTERVAL_S * 1000 + 4000 + detectMs;
@@ -265,7 +271,7 @@ async function judge(caseStart: number, recoveredAt: number, capKw: number, dete
     .filter(
       (m) =>
         m.changes.filter((k) => k === 'sleep').length > 1 ||
-        m.changes.filter((k) => k === 'wake').length > 1 ||
+        m.changes.filter((k) => k === 'wake').length > maxWakes ||
         m.changes.filter((k) => k !== 'sleep' && k !== 'wake').length > 2,
     );
   expect(flipped).toEqual([]);
@@ -410,6 +416,9 @@ describe('fault suite', () => {
     const cap = Math.round(MINERS * 3.1 * PUE * 0.5);
     await sendDispatch(cap);
     const recoveredAt = Date.now();
-    report['dispatch mid-plan'] = await judge(caseStart, recoveredAt, cap);
+    // A miner the restoring plan woke may be slept by the dispatch while its draw is still
+    // unconfirmed (worst case: in flight at its awake draw) and woken again once the plan sees the
+    // room: two wakes, each a plan's decision; never two sleeps.
+    report['dispatch mid-plan'] = await judge(caseStart, recoveredAt, cap, 0, 2);
   }, 120_000);
 });
