@@ -101,7 +101,9 @@ export async function startFarmRun(o: FarmRunOptions): Promise<RunningFarm> {
       // farm file names.
       resolveCredentials: async (_ref, driver) => FACTORY_CREDENTIALS[driver],
     });
-    closers.push(() => worker.close());
+    // The process is exiting: running jobs (a confirm waits up to its timeout) are abandoned, not
+    // awaited; BullMQ hands them to the next worker, and a new leader fences them off.
+    closers.push(() => worker.close({ force: true }));
 
     const site = o.farm.sites[0]?.metadata.name;
     if (!site) throw new Error('the farm has no site');
