@@ -52,7 +52,7 @@ export interface DeviceHandlerOptions {
   /** Miners commanded at once within one batch (default 32). */
   concurrency?: number;
   /**
-   * Miners commanded at once over every batch this handler runs (default 96), first come first
+   * Miners commanded at once over every batch this handler runs (default 32), first come first
    * served. Many batches start together in a shed phase; without a shared bound each miner's few
    * round trips queue behind every other batch's, and the first command of the phase leaves late.
    */
@@ -197,7 +197,7 @@ function progressWriter(ctx: JobContext, state: DeviceBatchProgress, gapMs = 200
 
 export function createDeviceBatchHandler(opts: DeviceHandlerOptions): JobHandler<'device.batch'> {
   const concurrency = opts.concurrency ?? 32;
-  const limiter = new FifoLimiter(opts.maxInFlight ?? 96);
+  const limiter = new FifoLimiter(opts.maxInFlight ?? 32);
   return async (p, ctx) => {
     const keys = p.targets.map((t) => `${t.host}:${t.port}`);
     const state = priorProgress(ctx.job.progress, new Set(keys));
