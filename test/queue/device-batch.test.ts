@@ -367,8 +367,9 @@ describe('device.batch against the simulator', () => {
             const d = makeDriver(t);
             const sleepOnce = d.sleep.bind(d);
             d.sleep = async () => {
-              await sleepOnce();
+              const outcome = await sleepOnce();
               if (++slept === 2) await hang;
+              return outcome;
             };
             return d;
           },

@@ -54,14 +54,21 @@ export interface ReadOptions {
   detail?: 'full' | 'basic';
 }
 
+/** What a state-checked control call did: sent the command, or found the miner already there. */
+export type ControlOutcome = 'applied' | 'already';
+
 export interface MinerDriver {
   readonly name: MinerDriverName;
   readonly host: string;
   readonly port: number;
   identify(): Promise<MinerIdentity>;
   read(options?: ReadOptions): Promise<MinerTelemetry>;
-  sleep(): Promise<void>;
-  wake(): Promise<void>;
+  /**
+   * Sleep and wake read the miner's state first and send nothing when it is already there
+   * (product safety rule 6): 'already' says so, 'applied' that the command was sent.
+   */
+  sleep(): Promise<ControlOutcome>;
+  wake(): Promise<ControlOutcome>;
   setPowerTarget?(watts: number): Promise<void>;
   setProfile?(name: string): Promise<void>;
   setPowerPercent?(percent: number): Promise<void>;

@@ -16,6 +16,8 @@ import type { JobContext, JobHandler } from './worker-harness.ts';
 import { DeviceBatchError } from './errors/device-batch-error.ts';
 import { StaleEpochError } from './errors/stale-epoch-error.ts';
 
+type DeviceAction = JobPayload<'device.batch'>['action'];
+
 /** 'applied': the command was sent; 'already': the miner was in that state; 'failed:<code>'. */
 export type DeviceOutcome = 'applied' | 'already' | `failed:${string}`;
 
@@ -109,12 +111,30 @@ export function alreadyInState(t: MinerTelemetry, p: JobPayload<'device.batch'>)
   }
 }
 
-async function actuate(d: MinerDriver, p: JobPayload<'device.batch'>): Promise<void> {
+/**
+ * Reads the miner's state, and sends the command only when it is not already there. Sleep and
+ * wake do both inside the driver, over the firmware's cheapest state call (a third of the
+ * connections a telemetry read takes on some firmwares); the other actions read telemetry here.
+ */
+async function checkAndActuate(
+  d: MinerDriver,
+  p: JobPayload<'device.batch'>,
+  ctx: JobContext,
+): Promise<'applied' | 'already'> {
+  if (p.action === 'sleep' || p.action === 'wake') {
+    await ctx.fence(); // right before actuating: a replaced leader's command is dropped
+    return p.action === 'sleep' ? d.sleep() : d.wake();
+  }
+  if (alreadyInState(await d.read({ detail: 'basic' }), p)) return 'already';
+  await ctx.fence();
+  await actuate(d, p as SettingPayload);
+  return 'applied';
+}
+
+type SettingPayload = JobPayload<'device.batch'> & { action: Exclude<DeviceAction, 'sleep' | 'wake'> };
+
+async function actuate(d: MinerDriver, p: SettingPayload): Promise<void> {
   switch (p.action) {
-    case 'sleep':
-      return d.sleep();
-    case 'wake':
-      return d.wake();
     case 'set-profile':
       if (!d.setProfile) throw new MinerError('unsupported', d.host, `${d.name} has no profiles`);
       return d.setProfile(p.profile as string);
@@ -221,14 +241,7 @@ export function createDeviceBatchHandler(opts: DeviceHandlerOptions): JobHandler
         credentials,
       });
       try {
-        const telemetry = await driver.read({ detail: 'basic' });
-        if (alreadyInState(telemetry, p)) {
-          state.outcomes[key] = 'already';
-        } else {
-          await ctx.fence(); // right before actuating: a replaced leader's command is dropped
-          await actuate(driver, p);
-          state.outcomes[key] = 'applied';
-        }
+        state.outcomes[key] = await checkAndActuate(driver, p, ctx);
         delete state.errors[key];
       } catch (e) {
         if (e instanceof StaleEpochError) {

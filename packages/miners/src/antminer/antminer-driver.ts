@@ -3,7 +3,14 @@
 // miner-mode (HTTP Digest auth on port 80). Every control reads the current conf first and
 // writes nothing when the miner is already in the requested mode, then reads it back.
 import { MinerError } from '../driver.ts';
-import type { DriverOptions, MinerCapabilities, MinerDriver, MinerIdentity, ReadOptions } from '../driver.ts';
+import type {
+  ControlOutcome,
+  DriverOptions,
+  MinerCapabilities,
+  MinerDriver,
+  MinerIdentity,
+  ReadOptions,
+} from '../driver.ts';
 import type { PowerReferenceOptions } from '../power-estimate.ts';
 import { stripMake } from '../rpc/cgminer-telemetry.ts';
 import { field, hashrate5sThs, sectionEntries, str } from '../rpc/fields.ts';
@@ -128,7 +135,7 @@ export class AntminerDriver implements MinerDriver {
   }
 
   /** Reads the conf, and writes `target` unless the miner is already there; verifies the write. */
-  private async applyMode(target: (current: MinerMode) => MinerMode | null): Promise<void> {
+  private async applyMode(target: (current: MinerMode) => MinerMode | null): Promise<ControlOutcome> {
     const conf = await this.web.getMinerConf();
     const current = minerModeOf(conf);
     if (current === null) {
@@ -139,7 +146,7 @@ export class AntminerDriver implements MinerDriver {
       );
     }
     const wanted = target(current);
-    if (wanted === null || wanted === current) return; // idempotent: nothing to write
+    if (wanted === null || wanted === current) return 'already'; // idempotent: nothing to write
     this.modeCache = null;
     await this.web.setMinerConf(minerConfPayload(conf, wanted));
     const after = minerModeOf(await this.web.getMinerConf());
@@ -151,9 +158,10 @@ export class AntminerDriver implements MinerDriver {
         `miner-mode is ${after ?? 'unknown'} after setting ${wanted}`,
       );
     }
+    return 'applied';
   }
 
-  sleep(): Promise<void> {
+  sleep(): Promise<ControlOutcome> {
     return this.serial(() =>
       this.applyMode((current) => {
         if (current !== 1) this.wakeMode = current === 3 ? 3 : 0;
@@ -162,7 +170,7 @@ export class AntminerDriver implements MinerDriver {
     );
   }
 
-  wake(): Promise<void> {
+  wake(): Promise<ControlOutcome> {
     return this.serial(() => this.applyMode((current) => (current === 1 ? this.wakeMode : null)));
   }
 
@@ -170,14 +178,12 @@ export class AntminerDriver implements MinerDriver {
    * "normal" (miner-mode 0) or "low-power" (3). On a sleeping miner nothing is written: the
    * profile is remembered for the next wake (a profile change never wakes a miner).
    */
-  setProfile(name: string): Promise<void> {
+  async setProfile(name: string): Promise<void> {
     const mode = ANTMINER_PROFILES[name];
     if (mode === undefined) {
-      return Promise.reject(
-        new MinerError('invalid-argument', this.host, `unknown profile "${name}" (normal, low-power)`),
-      );
+      throw new MinerError('invalid-argument', this.host, `unknown profile "${name}" (normal, low-power)`);
     }
-    return this.serial(() =>
+    await this.serial(() =>
       this.applyMode((current) => {
         if (current === 1) {
           this.wakeMode = mode;

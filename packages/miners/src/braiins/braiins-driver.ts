@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_REPLY_BYTES,
   DEFAULT_TIMEOUT_MS,
   MinerError,
+  type ControlOutcome,
   type DriverOptions,
   type MinerCapabilities,
   type MinerDriver,
@@ -136,19 +137,21 @@ export class BraiinsDriver implements MinerDriver {
     };
   }
 
-  async sleep(): Promise<void> {
-    await this.serial(async () => {
+  sleep(): Promise<ControlOutcome> {
+    return this.serial(async () => {
       const d = parseBraiinsDetails(await this.getJson('/miner/details'));
-      if (d.paused) return;
+      if (d.paused) return 'already';
       await this.call({ method: 'PUT', path: `${API}/actions/pause` }, 'pause');
+      return 'applied';
     });
   }
 
-  async wake(): Promise<void> {
-    await this.serial(async () => {
+  wake(): Promise<ControlOutcome> {
+    return this.serial(async () => {
       const d = parseBraiinsDetails(await this.getJson('/miner/details'));
-      if (d.running) return;
+      if (d.running) return 'already';
       await this.call({ method: 'PUT', path: `${API}/actions/resume` }, 'resume');
+      return 'applied';
     });
   }
 

@@ -4,7 +4,13 @@
 // never flips the miner twice. `profileset` is refused while ATM is on, so ATM is switched off
 // around it and always switched back on, even when the profile change fails.
 import { MinerError } from '../driver.ts';
-import type { DriverOptions, MinerCapabilities, MinerDriver, MinerIdentity } from '../driver.ts';
+import type {
+  ControlOutcome,
+  DriverOptions,
+  MinerCapabilities,
+  MinerDriver,
+  MinerIdentity,
+} from '../driver.ts';
 import type { PowerReferenceOptions } from '../power-estimate.ts';
 import { stripMake } from '../rpc/cgminer-telemetry.ts';
 import { bool, field, sectionEntries, str } from '../rpc/fields.ts';
@@ -110,19 +116,21 @@ export class LuxosDriver implements MinerDriver {
     this.atmRestorePending = false;
   }
 
-  sleep(): Promise<void> {
+  sleep(): Promise<ControlOutcome> {
     return this.serial(async () => {
       await this.restoreAtmIfPending();
-      if ((await this.sleeping()) === true) return;
+      if ((await this.sleeping()) === true) return 'already';
       await this.session.command('curtail', ['sleep']);
+      return 'applied';
     });
   }
 
-  wake(): Promise<void> {
+  wake(): Promise<ControlOutcome> {
     return this.serial(async () => {
       await this.restoreAtmIfPending();
-      if ((await this.sleeping()) === false) return;
+      if ((await this.sleeping()) === false) return 'already';
       await this.session.command('curtail', ['wakeup']);
+      return 'applied';
     });
   }
 

@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_REPLY_BYTES,
   DEFAULT_TIMEOUT_MS,
   MinerError,
+  type ControlOutcome,
   type DriverOptions,
   type MinerCapabilities,
   type MinerDriver,
@@ -80,18 +81,22 @@ export class WhatsminerDriver implements MinerDriver {
     return this.with((a) => a.read());
   }
 
-  async sleep(): Promise<void> {
-    await this.serial(() =>
+  sleep(): Promise<ControlOutcome> {
+    return this.serial(() =>
       this.with(async (a) => {
-        if (!(await a.isPoweredOff())) await a.powerOff();
+        if (await a.isPoweredOff()) return 'already';
+        await a.powerOff();
+        return 'applied';
       }),
     );
   }
 
-  async wake(): Promise<void> {
-    await this.serial(() =>
+  wake(): Promise<ControlOutcome> {
+    return this.serial(() =>
       this.with(async (a) => {
-        if (await a.isPoweredOff()) await a.powerOn();
+        if (!(await a.isPoweredOff())) return 'already';
+        await a.powerOn();
+        return 'applied';
       }),
     );
   }

@@ -102,9 +102,9 @@ describe('stock Antminer driver ↔ simulated firmware', () => {
 
   test('sleep is idempotent: a retry writes nothing', async () => {
     const { driver, miner } = await setup();
-    await driver.sleep();
+    expect(await driver.sleep()).toBe('applied');
     expect(miner.observe().state).toBe('sleeping');
-    await driver.sleep();
+    expect(await driver.sleep()).toBe('already');
     expect(sleeps(miner)).toBe(1);
     const t = await driver.read();
     expect(t).toMatchObject({ state: 'sleeping', powerW: 30, powerSource: 'estimated', hashrateThs: 0 });
@@ -112,8 +112,8 @@ describe('stock Antminer driver ↔ simulated firmware', () => {
 
   test('wake ramps, then hashes; a second wake writes nothing', async () => {
     const { driver, miner } = await setup({ state: 'sleeping' });
-    await driver.wake();
-    await driver.wake();
+    expect(await driver.wake()).toBe('applied');
+    expect(await driver.wake()).toBe('already');
     expect(wakes(miner)).toBe(1);
     miner.advance(20);
     expect((await driver.read()).state).toBe('ramping');

@@ -110,16 +110,16 @@ describe('Braiins driver ↔ simulated Braiins OS REST', () => {
 
   it('sleeps once, however often it is asked', async () => {
     const { driver, miner } = await rig();
-    await driver.sleep();
-    await driver.sleep();
+    expect(await driver.sleep()).toBe('applied');
+    expect(await driver.sleep()).toBe('already');
     expect(miner.calls).toEqual(['sleep']);
     expect((await driver.read()).state).toBe('sleeping');
   });
 
   it('wakes once, reports the ramp, then hashing', async () => {
     const { driver, miner } = await rig({ miner: { state: 'sleeping' } });
-    await driver.wake();
-    await driver.wake();
+    expect(await driver.wake()).toBe('applied');
+    expect(await driver.wake()).toBe('already');
     expect(miner.calls).toEqual(['wake']);
     expect((await driver.read()).state).toBe('ramping');
     miner.advance(61);

@@ -109,18 +109,18 @@ describe('LuxOS driver ↔ simulated LuxOS', () => {
 
   test('sleep via curtail with a session; a second sleep sends nothing', async () => {
     const { driver, miner, state } = await setup();
-    await driver.sleep();
+    expect(await driver.sleep()).toBe('applied');
     expect(miner.observe().state).toBe('sleeping');
     expect(state.session?.id).toBe(driver.sessionId);
-    await driver.sleep();
+    expect(await driver.sleep()).toBe('already');
     expect(count(miner, 'sleep')).toBe(1);
     expect((await driver.read()).state).toBe('sleeping');
   });
 
   test('wake via curtail wakeup; ramping, then hashing; a second wake sends nothing', async () => {
     const { driver, miner } = await setup({ state: 'sleeping' });
-    await driver.wake();
-    await driver.wake();
+    expect(await driver.wake()).toBe('applied');
+    expect(await driver.wake()).toBe('already');
     expect(count(miner, 'wake')).toBe(1);
     miner.advance(10);
     expect((await driver.read()).state).toBe('ramping');

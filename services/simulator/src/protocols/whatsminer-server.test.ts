@@ -138,9 +138,9 @@ describe.each(['v2', 'v3'] as const)('Whatsminer driver ↔ simulated firmware, 
 
   it('sleeps once, however often it is asked', async () => {
     const { driver, miner } = await rig(api);
-    await driver.sleep();
+    expect(await driver.sleep()).toBe('applied');
     await settle();
-    await driver.sleep();
+    expect(await driver.sleep()).toBe('already');
     await settle();
     expect(miner.calls).toEqual(['sleep']);
     expect((await driver.read()).state).toBe('sleeping');
@@ -148,8 +148,8 @@ describe.each(['v2', 'v3'] as const)('Whatsminer driver ↔ simulated firmware, 
 
   it('wakes once, reports the ramp until the hashrate is stable, then hashing', async () => {
     const { driver, miner } = await rig(api, { miner: { state: 'sleeping' } });
-    await driver.wake();
-    await driver.wake();
+    expect(await driver.wake()).toBe('applied');
+    expect(await driver.wake()).toBe('already');
     expect(miner.calls).toEqual(['wake']);
     miner.advance(10);
     expect((await driver.read()).state).toBe('ramping');
