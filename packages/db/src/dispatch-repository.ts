@@ -104,6 +104,8 @@ export interface CreateDispatchInput {
 
 export interface ListDispatchesOptions {
   site?: string;
+  /** Only this broker's dispatches (an energy broker sees its own only). */
+  brokerId?: string;
   /** Only dispatches in an open state whose window contains this instant. */
   activeAt?: Date;
   /** 1..500, default 50. */
@@ -292,6 +294,10 @@ export class DispatchRepository {
   async list(opts: ListDispatchesOptions = {}): Promise<DispatchRecord[]> {
     const where: SQL[] = [];
     if (opts.site !== undefined) where.push(eq(gridDispatches.site, opts.site));
+    if (opts.brokerId !== undefined) {
+      if (!UUID.test(opts.brokerId)) return [];
+      where.push(eq(gridDispatches.brokerId, opts.brokerId));
+    }
     if (opts.before) where.push(lt(gridDispatches.receivedAt, opts.before));
     if (opts.activeAt) {
       where.push(

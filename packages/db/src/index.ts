@@ -45,3 +45,37 @@ export {
   type DispatchState,
   type ListDispatchesOptions,
 } from './dispatch-repository.ts';
+export {
+  AccessStoreError,
+  ACCESS_STORE_ERROR_CODES,
+  type AccessStoreErrorCode,
+} from './access-store-error.ts';
+export {
+  BrokerRepository,
+  BROKER_NAME_PATTERN,
+  type BrokerRecord,
+  type CreateBrokerInput,
+} from './broker-repository.ts';
+export {
+  ApiKeyRepository,
+  API_KEY_PREFIX,
+  BROKER_KIND_OF_ROLE,
+  MAX_KEY_LABEL_LENGTH,
+  hashApiKeySecret,
+  isKeyActive,
+  parseApiKeyToken,
+  secretMatches,
+  type ApiKeyCredentials,
+  type ApiKeyRecord,
+  type ApiKeyRepositoryOptions,
+  type CreateApiKeyInput,
+  type IssuedApiKey,
+  type RotatedApiKey,
+} from './api-key-repository.ts';
+export {
+  AuditRepository,
+  type AuditEntryInput,
+  type AuditPage,
+  type AuditRecord,
+  type ListAuditOptions,
+} from './audit-repository.ts';
