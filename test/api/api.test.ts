@@ -11,6 +11,7 @@ import { createLogger } from '@switchyard/telemetry';
 import { buildApp, startApi } from '@switchyard/api';
 import type { Redis } from 'ioredis';
 import { requireRedisUrl, startPrivateRedis } from '../support/redis.ts';
+import { issueTestKey } from '../support/api-keys.ts';
 
 const logger = createLogger({ level: 'silent' });
 const farmText = readFileSync('examples/farm.yaml', 'utf8');
@@ -23,6 +24,7 @@ describe('API app (inject)', () => {
   let redis: Redis;
   let app: FastifyInstance;
   let redisUp = true;
+  let headers: { authorization: string };
 
   beforeAll(async () => {
     db = await openDatabase({});
@@ -32,8 +34,10 @@ describe('API app (inject)', () => {
       'file:examples/farm.yaml',
     );
     redis = await connectRedis(requireRedisUrl(), 'check');
+    headers = (await issueTestKey(db.db, 'viewer')).headers;
     app = await buildApp({
       logger,
+      db: db.db,
       getFarm: () => ({
         farm,
         snapshotId: saved.id,
@@ -91,7 +95,7 @@ describe('API app (inject)', () => {
   });
 
   it('GET /api/v1/farm returns the validated inventory', async () => {
-    const r = await app.inject({ method: 'GET', url: '/api/v1/farm' });
+    const r = await app.inject({ method: 'GET', url: '/api/v1/farm', headers });
     expect(r.statusCode).toBe(200);
     const body = r.json() as {
       summary: Record<string, number>;
@@ -160,7 +164,14 @@ describe('startApi (real HTTP, real PostgreSQL)', () => {
     try {
       expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
       expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
-      const farmRes = await fetch(`${api.url}/api/v1/farm`);
+      const anonymous = await fetch(`${api.url}/api/v1/farm`);
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="switchyard"');
+      // On PostgreSQL the API issues no key itself: keys come from `switchyard keys create`.
+      expect(api.bootstrapToken).toBeUndefined();
+      const keyDb = await openDatabase({ url: testDb.url });
+      const key = await issueTestKey(keyDb.db, 'viewer').finally(() => keyDb.close());
+      const farmRes = await fetch(`${api.url}/api/v1/farm`, { headers: key.headers });
       expect(farmRes.status).toBe(200);
       expect(((await farmRes.json()) as { summary: { miners: number } }).summary.miners).toBe(10_000);
       const check = await openDatabase({ url: testDb.url });

@@ -23,6 +23,7 @@ import {
 import { createLogger } from '@switchyard/telemetry';
 import { buildApp, type AppDeps } from '@switchyard/api';
 import { requireRedisUrl } from '../support/redis.ts';
+import { issueTestKey } from '../support/api-keys.ts';
 import { uniquePrefix } from '../queue/support.ts';
 
 const parsed = parseFarmYaml(readFileSync('examples/farm.yaml', 'utf8'));
@@ -64,15 +65,17 @@ describe('dispatch routes', () => {
   let sub: ControlEventSubscription;
   const events: ControlEvent[] = [];
   const prefix = uniquePrefix();
+  let headers: { authorization: string };
 
   const build = (deps: Partial<AppDeps> = {}) =>
     buildApp({ logger, readiness: [], db: db.db, getFarm: view(farm), ...deps });
   const post = (payload: unknown, a = app) =>
-    a.inject({ method: 'POST', url: '/api/v1/dispatches', payload: payload as object });
+    a.inject({ method: 'POST', url: '/api/v1/dispatches', headers, payload: payload as object });
 
   beforeAll(async () => {
     db = await openDatabase({});
     await migrateDatabase(db);
+    headers = (await issueTestKey(db.db, 'operator')).headers;
     redis = await connectRedis(requireRedisUrl(), 'producer');
     sub = await subscribeControlEvents(requireRedisUrl(), (e) => void events.push(e), { prefix });
     app = await build({ publishEvent: (e) => publishControlEvent(redis, e, { prefix }) });
@@ -114,7 +117,7 @@ describe('dispatch routes', () => {
       change: 'created',
     });
 
-    const got = await app.inject({ method: 'GET', url: r.headers.location as string });
+    const got = await app.inject({ headers, method: 'GET', url: r.headers.location as string });
     expect(got.statusCode).toBe(200);
     expect(got.json()).toMatchObject({
       id: body.id,
@@ -233,7 +236,9 @@ describe('dispatch routes', () => {
       const s = await post({ capKw: 100, durationSeconds: 600 }, silent);
       expect((s.json() as DispatchJson).notified).toBe(false);
       const id = (r.json() as DispatchJson).id;
-      expect((await app.inject({ method: 'GET', url: `/api/v1/dispatches/${id}` })).statusCode).toBe(200);
+      expect((await app.inject({ headers, method: 'GET', url: `/api/v1/dispatches/${id}` })).statusCode).toBe(
+        200,
+      );
     } finally {
       await failing.close();
       await silent.close();
@@ -246,7 +251,7 @@ describe('dispatch routes', () => {
     const later = (
       await post({ capKw: 222, durationSeconds: 3600, startsAt: new Date(now + 3_600_000).toISOString() })
     ).json() as DispatchJson;
-    const all = await app.inject({ method: 'GET', url: '/api/v1/dispatches?limit=2' });
+    const all = await app.inject({ headers, method: 'GET', url: '/api/v1/dispatches?limit=2' });
     expect(all.statusCode).toBe(200);
     const items = (all.json() as { items: DispatchJson[] }).items;
     expect(items.map((i) => i.id)).toEqual([later.id, current.id]);
@@ -254,13 +259,17 @@ describe('dispatch routes', () => {
     expect(items[0]?.performance).not.toHaveProperty('samples');
     expect(items[0]?.performance.totalSamples).toBe(0);
 
-    const active = await app.inject({ method: 'GET', url: `/api/v1/dispatches?active=true&site=${SITE}` });
+    const active = await app.inject({
+      headers,
+      method: 'GET',
+      url: `/api/v1/dispatches?active=true&site=${SITE}`,
+    });
     const ids = (active.json() as { items: DispatchJson[] }).items.map((i) => i.id);
     expect(ids).toContain(current.id);
     expect(ids).not.toContain(later.id);
 
     for (const q of ['limit=0', 'limit=x', 'active=yes', 'site=nowhere', 'before=yesterday']) {
-      const bad = await app.inject({ method: 'GET', url: `/api/v1/dispatches?${q}` });
+      const bad = await app.inject({ headers, method: 'GET', url: `/api/v1/dispatches?${q}` });
       expect(bad.statusCode).toBe(400);
       expect((bad.json() as { errors: Array<{ path: string }> }).errors[0]?.path).toBe(`/${q.split('=')[0]}`);
     }
@@ -269,13 +278,13 @@ describe('dispatch routes', () => {
   it('shows one dispatch with its performance, and 404s an unknown one', async () => {
     const created = (await post({ capKw: 500, durationSeconds: 600 })).json() as DispatchJson;
     await new DispatchRepository(db.db).recordPerformance(created.id, { at: new Date(), siteKw: 480 });
-    const r = await app.inject({ method: 'GET', url: `/api/v1/dispatches/${created.id}` });
+    const r = await app.inject({ headers, method: 'GET', url: `/api/v1/dispatches/${created.id}` });
     expect(r.json()).toMatchObject({
       performance: { capKw: 500, totalSamples: 1, compliantSamples: 1, compliance: 1, maxKw: 480 },
     });
     expect((r.json() as DispatchJson).performance.samples).toHaveLength(1);
     for (const id of ['00000000-0000-4000-8000-000000000000', 'not-an-id']) {
-      const missing = await app.inject({ method: 'GET', url: `/api/v1/dispatches/${id}` });
+      const missing = await app.inject({ headers, method: 'GET', url: `/api/v1/dispatches/${id}` });
       expect(missing.statusCode).toBe(404);
       expect(missing.headers['content-type']).toContain('application/problem+json');
       expect(missing.json()).toMatchObject({ status: 404, detail: `no dispatch ${id}` });
@@ -287,7 +296,7 @@ describe('dispatch routes', () => {
     const about = (change: string) =>
       events.filter((e) => e.type === 'grid-dispatch' && e.id === created.id && e.change === change);
     await until(() => about('created').length === 1);
-    const r = await app.inject({ method: 'DELETE', url: `/api/v1/dispatches/${created.id}` });
+    const r = await app.inject({ headers, method: 'DELETE', url: `/api/v1/dispatches/${created.id}` });
     expect(r.statusCode).toBe(200);
     expect(r.json()).toMatchObject({ id: created.id, state: 'cancelled', notified: true });
     await until(() => about('cancelled').length === 1);
@@ -295,11 +304,12 @@ describe('dispatch routes', () => {
       expect.objectContaining({ id: created.id }),
     );
 
-    const again = await app.inject({ method: 'DELETE', url: `/api/v1/dispatches/${created.id}` });
+    const again = await app.inject({ headers, method: 'DELETE', url: `/api/v1/dispatches/${created.id}` });
     expect(again.statusCode).toBe(200);
     expect(again.json()).toMatchObject({ state: 'cancelled', notified: false });
 
     const missing = await app.inject({
+      headers,
       method: 'DELETE',
       url: '/api/v1/dispatches/00000000-0000-4000-8000-000000000000',
     });
@@ -307,7 +317,7 @@ describe('dispatch routes', () => {
 
     const done = (await post({ capKw: 700, durationSeconds: 600 })).json() as DispatchJson;
     await new DispatchRepository(db.db).finish(done.id);
-    const late = await app.inject({ method: 'DELETE', url: `/api/v1/dispatches/${done.id}` });
+    const late = await app.inject({ headers, method: 'DELETE', url: `/api/v1/dispatches/${done.id}` });
     expect(late.statusCode).toBe(409);
     expect(late.json()).toMatchObject({ type: 'https://switchyard.io/problems/dispatch-completed' });
   });

@@ -7,6 +7,7 @@ import { planInput } from '@switchyard/domain/testing';
 import { migrateDatabase, openDatabase, PlanRepository, type DatabaseHandle } from '@switchyard/db';
 import { createLogger } from '@switchyard/telemetry';
 import { buildApp } from '@switchyard/api';
+import { issueTestKey } from '../support/api-keys.ts';
 
 const parsed = parseFarmYaml(readFileSync('examples/farm.yaml', 'utf8'));
 if (!parsed.ok) throw new Error('example farm invalid');
@@ -15,9 +16,11 @@ const farm = parsed.farm;
 describe('GET /api/v1/plans', () => {
   let db: DatabaseHandle;
   let app: FastifyInstance;
+  let headers: { authorization: string };
   beforeAll(async () => {
     db = await openDatabase({});
     await migrateDatabase(db);
+    headers = (await issueTestKey(db.db, 'viewer')).headers;
     app = await buildApp({
       logger: createLogger({ level: 'silent' }),
       readiness: [],
@@ -31,25 +34,25 @@ describe('GET /api/v1/plans', () => {
   });
 
   it('answers 404 before the first plan, then the latest plan with its reasons', async () => {
-    const none = await app.inject({ method: 'GET', url: '/api/v1/plans/latest' });
+    const none = await app.inject({ headers, method: 'GET', url: '/api/v1/plans/latest' });
     expect(none.statusCode).toBe(404);
     expect(none.headers['content-type']).toContain('application/problem+json');
     const plan: Plan = planGreedy(planInput(farm).energy(400).build());
     const id = await new PlanRepository<Plan>(db.db).save({ plan, epoch: 2, inputs: {} });
-    const r = await app.inject({ method: 'GET', url: '/api/v1/plans/latest?site=west-1' });
+    const r = await app.inject({ headers, method: 'GET', url: '/api/v1/plans/latest?site=west-1' });
     expect(r.statusCode).toBe(200);
     const body = r.json() as { id: string; epoch: number; changes: Array<{ reason: string }> };
     expect(body.id).toBe(id);
     expect(body.epoch).toBe(2);
     expect(body.changes.map((c) => c.reason)).toEqual(plan.changes.map((c) => c.reason));
-    const list = await app.inject({ method: 'GET', url: '/api/v1/plans?limit=5' });
+    const list = await app.inject({ headers, method: 'GET', url: '/api/v1/plans?limit=5' });
     expect((list.json() as { items: Array<{ id: string }> }).items.map((p) => p.id)).toEqual([id]);
   });
 
   it.each([['/api/v1/plans?limit=0'], ['/api/v1/plans?limit=abc'], ['/api/v1/plans/latest?site=Bad_Site']])(
     'rejects %s with a 400 problem',
     async (url) => {
-      const r = await app.inject({ method: 'GET', url });
+      const r = await app.inject({ headers, method: 'GET', url });
       expect(r.statusCode).toBe(400);
       expect(r.headers['content-type']).toContain('application/problem+json');
     },

@@ -7,6 +7,9 @@ import { healthRoutes, type ReadinessCheck } from './routes/health.ts';
 import { farmRoutes, type FarmView } from './routes/farm.ts';
 import { planRoutes } from './routes/plans.ts';
 import { dispatchRoutes } from './routes/dispatches.ts';
+import { keyRoutes } from './routes/keys.ts';
+import { registerAuth } from './auth.ts';
+import { registerOpenApi } from './openapi.ts';
 import type { Database } from '@switchyard/db';
 import type { ControlEvent } from '@switchyard/queue';
 
@@ -14,7 +17,10 @@ export interface AppDeps {
   logger: Logger;
   readiness: ReadinessCheck[];
   getFarm: () => FarmView;
-  /** The database, for the plan and dispatch routes; omitted in tests that do not need them. */
+  /**
+   * The database, for the plan, dispatch and key routes and for checking API keys; omitted in
+   * tests that do not need them (every route but the public ones then answers 401).
+   */
   db?: Database;
   /**
    * Publishes a control event to the controller (Redis pub/sub); without it the controller
@@ -37,6 +43,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
+  // Before any route: every route is checked against access.ts, and refused if it has no rule.
+  const auth = registerAuth(app, { db: deps.db });
+  // Before any route too: the OpenAPI document lists only the routes registered after it.
+  await registerOpenApi(app);
   await app.register(healthRoutes, { checks: deps.readiness });
   await app.register(farmRoutes, { prefix: '/api/v1', getFarm: deps.getFarm });
   if (deps.db) {
@@ -48,6 +58,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       getFarm: deps.getFarm,
       publishEvent: deps.publishEvent,
     });
+    await app.register(keyRoutes, { prefix: '/api/v1', db: deps.db, forgetKey: (p) => auth.forget(p) });
   }
   return app;
 }

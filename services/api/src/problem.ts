@@ -1,5 +1,5 @@
 // RFC 9457 problem documents: every error leaves the API in this shape, and 5xx details never do.
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 
 export interface Problem {
   type: string;
@@ -37,6 +37,16 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
 }
 
+/**
+ * The JSON pointer of the field a validation error is about. TypeBox's validator points at the
+ * field itself; Ajv points at the object and names a missing or unknown field in its params.
+ */
+function validationPath(v: FastifySchemaValidationError): string {
+  const params = v.params as Record<string, unknown> | undefined;
+  const field = params?.missingProperty ?? params?.additionalProperty;
+  return typeof field === 'string' ? `${v.instancePath}/${field}` : v.instancePath;
+}
+
 export function errorHandler(
   error: FastifyError | HttpProblem | Error,
   request: FastifyRequest,
@@ -53,10 +63,7 @@ export function errorHandler(
       status: 400,
       detail: fe.message,
       instance: request.url,
-      errors: fe.validation.map((v) => ({
-        path: v.instancePath || v.params?.missingProperty || '',
-        message: v.message,
-      })),
+      errors: fe.validation.map((v) => ({ path: validationPath(v), message: v.message ?? 'is invalid' })),
     });
   }
   const status =

@@ -8,6 +8,7 @@ import { checkEvictionPolicy, connectRedis, publishControlEvent } from '@switchy
 import type { ApiEnv } from '@switchyard/config';
 import { redactUrl, type Logger } from '@switchyard/telemetry';
 import { buildApp } from './app.ts';
+import { ensureOperatorKey } from './bootstrap-key.ts';
 import type { FarmView } from './routes/farm.ts';
 
 export class FarmFileError extends Error {
@@ -38,10 +39,23 @@ export interface RunningApi {
   farm: Farm;
   /** The API's database, shared with in-process components (embedded PGlite is per process). */
   db: DatabaseHandle;
+  /**
+   * The token of the operator key issued at this start (see StartApiOptions), to be shown once
+   * to whoever started the API; undefined when none was issued.
+   */
+  bootstrapToken?: string;
   close(): Promise<void>;
 }
 
-export async function startApi(env: ApiEnv, logger: Logger): Promise<RunningApi> {
+export interface StartApiOptions {
+  /**
+   * Issue an operator key when the database has no active one (standalone mode). Always done on
+   * embedded PGlite, which no other process can reach to create the first key.
+   */
+  bootstrapOperatorKey?: boolean;
+}
+
+export async function startApi(env: ApiEnv, logger: Logger, opts: StartApiOptions = {}): Promise<RunningApi> {
   const cleanups: Array<() => Promise<unknown>> = [];
   const closeAll = async () => {
     for (const c of cleanups.reverse()) {
@@ -62,6 +76,13 @@ export async function startApi(env: ApiEnv, logger: Logger): Promise<RunningApi>
       `file:${env.FARM_FILE}`,
     );
     logger.info({ snapshot: saved.id, stored: saved.created }, 'farm inventory stored');
+    const bootstrap =
+      opts.bootstrapOperatorKey || db.driver === 'pglite' ? await ensureOperatorKey(db.db) : undefined;
+    if (bootstrap)
+      logger.warn(
+        { prefix: bootstrap.key.prefix },
+        'no active operator API key: issued one; its token is shown once on the console',
+      );
     const view: FarmView = {
       farm,
       snapshotId: saved.id,
@@ -87,7 +108,13 @@ export async function startApi(env: ApiEnv, logger: Logger): Promise<RunningApi>
     cleanups.push(() => app.close());
     const url = await app.listen({ port: env.PORT, host: env.HOST });
     let closing: Promise<void> | undefined;
-    return { url, farm, db, close: () => (closing ??= closeAll()) };
+    return {
+      url,
+      farm,
+      db,
+      ...(bootstrap ? { bootstrapToken: bootstrap.token } : {}),
+      close: () => (closing ??= closeAll()),
+    };
   } catch (e) {
     await closeAll();
     throw e;

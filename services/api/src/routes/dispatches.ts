@@ -3,24 +3,36 @@
 // event tells the controller at once; a controller that misses the event finds the dispatch on
 // its next interval.
 //
-// These are operator routes. They are not authenticated yet: authentication and roles (operator,
-// energy-broker) are a later piece of work, and until then the API must only be reachable from
-// the operators' network.
-import type { FastifyPluginAsync } from 'fastify';
+// Operators send, see and cancel any dispatch; an energy broker's key sends dispatches for its
+// broker and sees and cancels only those (another broker's answer 404, as if they did not exist).
+// Creating and cancelling are recorded in the audit log in the same transaction.
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import {
+  AuditRepository,
   DispatchRepository,
   ObservationRepository,
+  type CreateDispatchInput,
   type Database,
   type DispatchPerformance,
   type DispatchRecord,
 } from '@switchyard/db';
 import type { ControlEvent } from '@switchyard/queue';
 import { HttpProblem } from '../problem.ts';
+import { principalOf } from '../auth.ts';
+import { auditEntry } from '../audit.ts';
 import type { FarmView } from './farm.ts';
+import { ISO_TIME_PATTERN, useTypeBox } from '../schemas/common.ts';
+import {
+  cancelDispatchSchema,
+  createDispatchSchema,
+  getDispatchSchema,
+  listDispatchesSchema,
+  MAX_DISPATCH_KW,
+  MAX_DISPATCH_SECONDS,
+  MIN_DISPATCH_SECONDS,
+} from '../schemas/dispatches.ts';
 
-export const MAX_DISPATCH_KW = 10_000_000;
-export const MIN_DISPATCH_SECONDS = 60;
-export const MAX_DISPATCH_SECONDS = 86_400;
+export { MAX_DISPATCH_KW, MAX_DISPATCH_SECONDS, MIN_DISPATCH_SECONDS };
 /** Fleet observations older than this do not count toward a curtail-by's baseline. */
 export const DEFAULT_BASELINE_MAX_AGE_MS = 5 * 60_000;
 /** How long a create or cancel waits for the control event to be published. */
@@ -37,7 +49,7 @@ export interface DispatchRouteOptions {
 }
 
 const BODY_FIELDS = new Set(['site', 'capKw', 'curtailByKw', 'startsAt', 'durationSeconds']);
-const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+const ISO_WITH_OFFSET = new RegExp(ISO_TIME_PATTERN);
 
 function invalid(field: string, message: string): HttpProblem {
   return new HttpProblem(400, 'validation', 'Request is invalid', `${field} ${message}`, {
@@ -60,6 +72,17 @@ function isoTime(field: string, v: unknown): Date {
   const d = new Date(v);
   if (Number.isNaN(d.getTime())) throw invalid(field, 'is not a valid time');
   return d;
+}
+
+/**
+ * The broker whose dispatches the caller may see: its key's broker, or undefined (all of them)
+ * for operators and viewers. Broker ids never come from the request body.
+ */
+function tenantOf(req: FastifyRequest): string | undefined {
+  const p = principalOf(req);
+  if (p.brokerId !== null) return p.brokerId;
+  if (p.role === 'operator' || p.role === 'viewer') return undefined;
+  throw new HttpProblem(403, 'forbidden', 'Forbidden', `a key with role ${p.role} acts for no broker`);
 }
 
 function summaryOf(p: DispatchPerformance) {
@@ -89,6 +112,9 @@ export function dispatchJson(r: DispatchRecord, opts: { samples: boolean }) {
 }
 
 export const dispatchRoutes: FastifyPluginAsync<DispatchRouteOptions> = async (app, opts) => {
+  // The routes below validate by hand first (attachValidation), to name the field in their own
+  // words; the schema's verdict (req.validationError) is thrown after those checks.
+  useTypeBox(app);
   const repo = new DispatchRepository(opts.db);
   const observations = new ObservationRepository(opts.db);
   const now = opts.now ?? (() => new Date());
@@ -133,6 +159,44 @@ export const dispatchRoutes: FastifyPluginAsync<DispatchRouteOptions> = async (a
     }
   };
 
+  /** Stores a dispatch with its audit entry. */
+  const createAudited = (req: FastifyRequest, input: CreateDispatchInput) =>
+    opts.db.transaction(async (tx) => {
+      const r = await new DispatchRepository(tx).create(input);
+      await new AuditRepository(tx).append(
+        auditEntry(req, 'dispatch.create', `dispatch:${r.id}`, {
+          site: r.site,
+          kind: r.kind,
+          kw: r.kw,
+          capKw: r.capKw,
+          startsAt: r.startsAt.toISOString(),
+          durationSeconds: r.durationSeconds,
+          brokerId: r.brokerId,
+        }),
+      );
+      return r;
+    });
+
+  /** Cancels a dispatch, with an audit entry when it moved to cancelled. */
+  const cancelAudited = (req: FastifyRequest, id: string) =>
+    opts.db.transaction(async (tx) => {
+      const r = await new DispatchRepository(tx).cancel(id);
+      if (r?.state === 'cancelled')
+        await new AuditRepository(tx).append(
+          auditEntry(req, 'dispatch.cancel', `dispatch:${id}`, { site: r.site }),
+        );
+      return r;
+    });
+
+  /** The dispatch if the caller may see it; a 404 for an unknown one or another broker's. */
+  const visible = async (req: FastifyRequest, id: string) => {
+    const tenant = tenantOf(req);
+    const record = await repo.get(id);
+    if (!record || (tenant !== undefined && record.brokerId !== tenant))
+      throw new HttpProblem(404, 'not-found', 'Not found', `no dispatch ${id}`);
+    return record;
+  };
+
   /** The site's facility load from its fleets' latest fresh observations, kW. */
   const baselineOf = async (site: { metadata: { name: string }; spec: { pue: number } }) => {
     const since = new Date(now().getTime() - baselineMaxAgeMs);
@@ -149,7 +213,7 @@ export const dispatchRoutes: FastifyPluginAsync<DispatchRouteOptions> = async (a
     return itKw * site.spec.pue;
   };
 
-  app.post('/dispatches', async (req, reply) => {
+  app.post('/dispatches', { schema: createDispatchSchema, attachValidation: true }, async (req, reply) => {
     const body = req.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       throw invalid('body', 'must be a JSON object');
@@ -172,17 +236,21 @@ export const dispatchRoutes: FastifyPluginAsync<DispatchRouteOptions> = async (a
     if (startsAt.getTime() + d * 1000 <= at.getTime())
       throw invalid('startsAt', 'is too early: the dispatch would already be over');
     const site = siteOf(b.site);
+    if (req.validationError) throw req.validationError;
+    const brokerId = tenantOf(req) ?? null;
 
     const record =
       capKw !== undefined
-        ? await repo.create({
+        ? await createAudited(req, {
+            brokerId,
             site: site.metadata.name,
             kind: 'cap',
             kw: capKw,
             startsAt,
             durationSeconds: d,
           })
-        : await repo.create({
+        : await createAudited(req, {
+            brokerId,
             site: site.metadata.name,
             kind: 'curtail-by',
             kw: curtailByKw!,
@@ -204,37 +272,40 @@ export const dispatchRoutes: FastifyPluginAsync<DispatchRouteOptions> = async (a
       .send({ ...dispatchJson(record, { samples: true }), notified });
   });
 
-  app.get('/dispatches', async (req) => {
-    const q = req.query as Record<string, string | undefined>;
+  app.get('/dispatches', { schema: listDispatchesSchema, attachValidation: true }, async (req) => {
+    // As sent when the schema refused the query; converted (limit a number, active a boolean) when not.
+    const q = req.query as Record<string, unknown>;
+    const active = q.active === undefined ? undefined : String(q.active);
     const limit = q.limit === undefined ? 50 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 500)
       throw invalid('limit', 'must be an integer from 1 to 500');
-    if (q.active !== undefined && q.active !== 'true' && q.active !== 'false')
+    if (active !== undefined && active !== 'true' && active !== 'false')
       throw invalid('active', 'must be true or false');
     const site = q.site === undefined ? undefined : siteOf(q.site).metadata.name;
     const before = q.before === undefined ? undefined : isoTime('before', q.before);
+    if (req.validationError) throw req.validationError;
+    const tenant = tenantOf(req);
     const items = await repo.list({
       ...(site !== undefined ? { site } : {}),
+      ...(tenant !== undefined ? { brokerId: tenant } : {}),
       ...(before ? { before } : {}),
-      ...(q.active === 'true' ? { activeAt: now() } : {}),
+      ...(active === 'true' ? { activeAt: now() } : {}),
       limit,
     });
     return { items: items.map((r) => dispatchJson(r, { samples: false })) };
   });
 
-  app.get('/dispatches/:id', async (req) => {
+  app.get('/dispatches/:id', { schema: getDispatchSchema }, async (req) => {
     const { id } = req.params as { id: string };
-    const record = await repo.get(id);
-    if (!record) throw new HttpProblem(404, 'not-found', 'Not found', `no dispatch ${id}`);
+    const record = await visible(req, id);
     return dispatchJson(record, { samples: true });
   });
 
-  app.delete('/dispatches/:id', async (req) => {
+  app.delete('/dispatches/:id', { schema: cancelDispatchSchema }, async (req) => {
     const { id } = req.params as { id: string };
-    const before = await repo.get(id);
-    if (!before) throw new HttpProblem(404, 'not-found', 'Not found', `no dispatch ${id}`);
+    const before = await visible(req, id);
     if (before.state === 'cancelled') return { ...dispatchJson(before, { samples: true }), notified: false };
-    const after = before.state === 'completed' ? before : await repo.cancel(id);
+    const after = before.state === 'completed' ? before : await cancelAudited(req, id);
     if (!after || after.state !== 'cancelled') {
       throw new HttpProblem(
         409,

@@ -1,6 +1,8 @@
 // The validated farm inventory, as loaded at start and stored in the database.
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { endpointCount, farmResources, type Farm } from '@switchyard/domain';
+import { API_VERSION, endpointCount, farmResources, RESOURCE_KINDS, type Farm } from '@switchyard/domain';
+import { DateTime, StringEnum, useTypeBox } from '../schemas/common.ts';
 
 export interface FarmView {
   farm: Farm;
@@ -21,8 +23,49 @@ export function farmSummary(farm: Farm) {
   };
 }
 
-export const farmRoutes: FastifyPluginAsync<{ getFarm: () => FarmView }> = async (app, opts) => {
-  app.get('/farm', async () => {
+const count = (description: string) => Type.Integer({ minimum: 0, description });
+
+/** A resource as in the farm file; its spec is described in docs/farm-model.md. */
+const Resource = Type.Object({
+  apiVersion: Type.Literal(API_VERSION),
+  kind: StringEnum(RESOURCE_KINDS),
+  metadata: Type.Object({
+    name: Type.String(),
+    namespace: Type.Optional(Type.String()),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+  }),
+  spec: Type.Object({}, { additionalProperties: true, description: "The kind's spec (docs/farm-model.md)." }),
+  status: Type.Optional(Type.Unknown()),
+});
+
+const farmSchema = {
+  operationId: 'getFarm',
+  summary: 'The validated farm inventory',
+  description: 'The farm file loaded at start, as stored in the database: every resource and a summary.',
+  tags: ['farm'],
+  response: {
+    200: Type.Object({
+      snapshotId: Type.String({ description: 'The stored inventory snapshot.' }),
+      source: Type.String({ description: 'Where the inventory came from, e.g. file:examples/farm.yaml.' }),
+      loadedAt: DateTime(),
+      summary: Type.Object({
+        sites: count('Sites.'),
+        fleets: count('Miner fleets.'),
+        miners: count('Miners in every fleet.'),
+        gpuPools: count('GPU pools.'),
+        gpuNodes: count('GPU nodes in every pool.'),
+        gpus: count('GPUs in every pool.'),
+        policies: count('Allocation policies.'),
+      }),
+      resources: Type.Array(Resource),
+    }),
+  },
+};
+
+export const farmRoutes: FastifyPluginAsync<{ getFarm: () => FarmView }> = async (plugin, opts) => {
+  const app = useTypeBox(plugin);
+  app.get('/farm', { schema: farmSchema }, async () => {
     const view = opts.getFarm();
     return {
       snapshotId: String(view.snapshotId),

@@ -1,6 +1,8 @@
 // Liveness says the process serves HTTP; readiness says its dependencies answer.
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { sendProblem } from '../problem.ts';
+import { problemWith, StringEnum, useTypeBox } from '../schemas/common.ts';
 
 export interface ReadinessCheck {
   name: string;
@@ -32,18 +34,50 @@ async function runCheck(
   }
 }
 
-export const healthRoutes: FastifyPluginAsync<{ checks: ReadinessCheck[] }> = async (app, opts) => {
-  app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
+const Checks = Type.Record(
+  Type.String({ description: 'The dependency: database, redis' }),
+  Type.Object({
+    status: StringEnum(['ok', 'failing']),
+    ms: Type.Integer({ minimum: 0, description: 'How long the check took, ms.' }),
+    error: Type.Optional(Type.String({ description: 'Why it failed.' })),
+  }),
+  { description: 'Each dependency checked.' },
+);
 
-  app.get('/readyz', { logLevel: 'warn' }, async (_req, reply) => {
+// Probes are public: no API key (`security: []`).
+const livenessSchema = {
+  operationId: 'getLiveness',
+  summary: 'Liveness: the process serves HTTP',
+  tags: ['health'],
+  security: [],
+  response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+};
+
+const readinessSchema = {
+  operationId: 'getReadiness',
+  summary: 'Readiness: the database and Redis answer',
+  description: `Every check runs at once and gets ${CHECK_TIMEOUT_MS} ms.`,
+  tags: ['health'],
+  security: [],
+  response: {
+    200: Type.Object({ status: Type.Literal('ready'), checks: Checks }),
+    503: problemWith('Not ready: a dependency does not answer (`checks` says which).', { checks: Checks }),
+  },
+};
+
+export const healthRoutes: FastifyPluginAsync<{ checks: ReadinessCheck[] }> = async (plugin, opts) => {
+  const app = useTypeBox(plugin);
+  app.get('/healthz', { logLevel: 'warn', schema: livenessSchema }, async () => ({ status: 'ok' as const }));
+
+  app.get('/readyz', { logLevel: 'warn', schema: readinessSchema }, async (_req, reply) => {
     const results = await Promise.all(opts.checks.map(runCheck));
     const checks = Object.fromEntries(
       results.map((r) => [
         r.name,
-        r.ok ? { status: 'ok', ms: r.ms } : { status: 'failing', error: r.error, ms: r.ms },
+        r.ok ? { status: 'ok' as const, ms: r.ms } : { status: 'failing' as const, error: r.error, ms: r.ms },
       ]),
     );
-    if (results.every((r) => r.ok)) return { status: 'ready', checks };
+    if (results.every((r) => r.ok)) return { status: 'ready' as const, checks };
     return sendProblem(reply, {
       type: 'https://switchyard.io/problems/not-ready',
       title: 'Not ready',

@@ -1,52 +1,140 @@
 // Plans with their reasons, as the controller stored them (read-only).
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { PlanRepository, type Database } from '@switchyard/db';
+import type { PlanEconomics } from '@switchyard/domain';
+import {
+  PLAN_SOLVERS,
+  PlanRepository,
+  TARGET_KINDS,
+  type Database,
+  type PlanSolver,
+  type TargetKind,
+} from '@switchyard/db';
 import { HttpProblem } from '../problem.ts';
+import {
+  DateTime,
+  problemResponse,
+  ResourceName,
+  StringEnum,
+  useTypeBox,
+  VALIDATION_PROBLEM,
+} from '../schemas/common.ts';
 
-export const planRoutes: FastifyPluginAsync<{ db: Database; defaultSite: string }> = async (app, opts) => {
+const siteQuery = (defaultSite: string) =>
+  Type.Optional(ResourceName(`The site (default: the farm's first site, ${defaultSite}).`));
+
+const PlanSummary = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  createdAt: DateTime(),
+  site: Type.String(),
+  epoch: Type.Integer({ description: "The controller leader's epoch that made the plan." }),
+  solver: StringEnum(PLAN_SOLVERS),
+  status: Type.String({
+    description: 'planned when stored; later dispatched, converged, superseded or dropped.',
+  }),
+  intervalStart: DateTime('The start of the interval the plan is for.'),
+});
+
+const Economics = Type.Object(
+  {
+    hashingUsdPerHour: Type.Number(),
+    inferenceUsdPerHour: Type.Number(),
+    gpuHashingUsdPerHour: Type.Number(),
+    energyUsdPerHour: Type.Number({ description: 'With PUE.' }),
+    wearUsdPerHour: Type.Number(),
+    netUsdPerHour: Type.Number(),
+  },
+  { additionalProperties: true, description: 'What the plan earns and costs, $/h, by use.' },
+);
+
+const LatestPlan = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  createdAt: DateTime(),
+  site: Type.String(),
+  epoch: Type.Integer(),
+  status: Type.String(),
+  solver: StringEnum(PLAN_SOLVERS),
+  economics: Type.Optional(Economics),
+  warnings: Type.Array(Type.String()),
+  changes: Type.Array(
+    Type.Object({
+      seq: Type.Integer({ minimum: 0 }),
+      targetKind: StringEnum(TARGET_KINDS),
+      target: Type.String({ description: 'The fleet, pool, order or dispatch changed.' }),
+      change: Type.String(),
+      reason: Type.String({ description: 'Why the planner made the change.' }),
+    }),
+    { description: 'Every change the plan makes, with its reason.' },
+  ),
+});
+
+export const planRoutes: FastifyPluginAsync<{ db: Database; defaultSite: string }> = async (plugin, opts) => {
+  const app = useTypeBox(plugin);
   const repo = new PlanRepository(opts.db);
-  const siteOf = (q: unknown) => {
-    const site = (q as { site?: unknown }).site ?? opts.defaultSite;
-    if (typeof site !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(site)) {
-      throw new HttpProblem(400, 'validation', 'Request is invalid', 'site must be a resource name');
-    }
-    return site;
-  };
 
-  app.get('/plans', async (req) => {
-    const q = req.query as { limit?: string };
-    const limit = q.limit === undefined ? 20 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-      throw new HttpProblem(
-        400,
-        'validation',
-        'Request is invalid',
-        'limit must be an integer from 1 to 500',
-      );
-    }
-    return { items: await repo.list(siteOf(req.query), { limit }) };
-  });
+  app.get(
+    '/plans',
+    {
+      schema: {
+        operationId: 'listPlans',
+        summary: 'Recent plans, newest first',
+        tags: ['plans'],
+        querystring: Type.Object({
+          site: siteQuery(opts.defaultSite),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 20 })),
+        }),
+        response: {
+          200: Type.Object({ items: Type.Array(PlanSummary) }),
+          400: problemResponse(VALIDATION_PROBLEM),
+        },
+      },
+    },
+    async (req) => {
+      const { site = opts.defaultSite, limit = 20 } = req.query;
+      const items = await repo.list(site, { limit });
+      return {
+        items: items.map((p) => ({
+          ...p,
+          solver: p.solver as PlanSolver,
+          createdAt: p.createdAt.toISOString(),
+          intervalStart: p.intervalStart.toISOString(),
+        })),
+      };
+    },
+  );
 
-  app.get('/plans/latest', async (req) => {
-    const site = siteOf(req.query);
-    const latest = await repo.latest(site);
-    if (!latest) throw new HttpProblem(404, 'not-found', 'Not found', `no plan yet for site ${site}`);
-    const plan = latest.plan as {
-      solver?: string;
-      warnings?: string[];
-      economics?: unknown;
-      loads?: unknown;
-    };
-    return {
-      id: latest.id,
-      createdAt: latest.createdAt.toISOString(),
-      site: latest.site,
-      epoch: latest.epoch,
-      status: latest.status,
-      solver: latest.solver,
-      economics: plan.economics,
-      warnings: plan.warnings ?? [],
-      changes: latest.changes,
-    };
-  });
+  app.get(
+    '/plans/latest',
+    {
+      schema: {
+        operationId: 'getLatestPlan',
+        summary: 'The latest plan, every change with its reason',
+        tags: ['plans'],
+        querystring: Type.Object({ site: siteQuery(opts.defaultSite) }),
+        response: {
+          200: LatestPlan,
+          400: problemResponse(VALIDATION_PROBLEM),
+          404: problemResponse('The site has no plan yet.'),
+        },
+      },
+    },
+    async (req) => {
+      const { site = opts.defaultSite } = req.query;
+      const latest = await repo.latest(site);
+      if (!latest) throw new HttpProblem(404, 'not-found', 'Not found', `no plan yet for site ${site}`);
+      const plan = latest.plan as { warnings?: string[]; economics?: PlanEconomics };
+      return {
+        id: latest.id,
+        createdAt: latest.createdAt.toISOString(),
+        site: latest.site,
+        epoch: latest.epoch,
+        status: latest.status,
+        // Columns the database constrains to these values.
+        solver: latest.solver as PlanSolver,
+        economics: plan.economics,
+        warnings: plan.warnings ?? [],
+        changes: latest.changes.map((c) => ({ ...c, targetKind: c.targetKind as TargetKind })),
+      };
+    },
+  );
 };
