@@ -10,6 +10,7 @@ import { migrateDatabase, openDatabase, type DatabaseHandle } from '@switchyard/
 import { createLogger } from '@switchyard/telemetry';
 import { buildApp } from '@switchyard/api';
 import { freePort } from '../support/redis.ts';
+import { issueTestKey } from '../support/api-keys.ts';
 
 jest.setTimeout(240_000);
 
@@ -18,13 +19,16 @@ const parsed = parseFarmYaml(readFileSync('examples/farm.yaml', 'utf8'));
 if (!parsed.ok) throw new Error('example farm invalid');
 const farm = parsed.farm;
 
+/** The operator key the CLI sends (SWITCHYARD_API_KEY), issued once the database is up. */
+let apiKey = '';
+
 /** Runs the CLI without blocking this process, which serves the API it calls. */
 function cli(args: string[], env: Record<string, string> = {}) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     execFile(
       process.execPath,
       [MAIN, ...args],
-      { encoding: 'utf8', timeout: 100_000, env: { ...process.env, ...env } },
+      { encoding: 'utf8', timeout: 100_000, env: { ...process.env, SWITCHYARD_API_KEY: apiKey, ...env } },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
         resolve({ code, stdout, stderr });
@@ -40,6 +44,7 @@ describe('switchyard dispatch', () => {
   beforeAll(async () => {
     db = await openDatabase({});
     await migrateDatabase(db);
+    apiKey = (await issueTestKey(db.db, 'operator')).token;
     app = await buildApp({
       logger: createLogger({ level: 'silent' }),
       readiness: [],
@@ -99,6 +104,21 @@ describe('switchyard dispatch', () => {
     );
     expect(away.code).toBe(1);
     expect(away.stderr).toContain(`cannot reach the API at ${nobody}`);
+  });
+
+  it('sends the key from --api-key or SWITCHYARD_API_KEY, and says what to do without one', async () => {
+    const [none, bad, flag] = await Promise.all([
+      cli(['dispatch', 'list', '--api', api], { SWITCHYARD_API_KEY: '' }),
+      cli(['dispatch', 'list', '--api', api], { SWITCHYARD_API_KEY: `${apiKey.slice(0, -4)}AAAA` }),
+      cli(['dispatch', 'list', '--api', api, '--api-key', apiKey], { SWITCHYARD_API_KEY: '' }),
+    ]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('answered 401: Unauthorized');
+    expect(none.stderr).toContain('set SWITCHYARD_API_KEY or pass --api-key');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('the API key is not valid');
+    expect(bad.stderr).not.toContain(apiKey.slice(0, -4));
+    expect(flag.code).toBe(0);
   });
 
   it('exits 2 on a usage error, before calling the API', async () => {

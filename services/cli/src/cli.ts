@@ -9,6 +9,7 @@ import { backtestCommand } from './commands/backtest.ts';
 import { workerCommand } from './commands/worker.ts';
 import { controllerCommand } from './commands/controller.ts';
 import { DISPATCH_COMMANDS } from './commands/dispatch.ts';
+import { KEYS_COMMANDS } from './commands/keys.ts';
 import { UsageError, type CliContext, type Command } from './context.ts';
 
 const COMMANDS: Record<string, Command> = {
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   worker: workerCommand,
   controller: controllerCommand,
   ...DISPATCH_COMMANDS,
+  ...KEYS_COMMANDS,
 };
 
 export const USAGE = `Usage: switchyard <command> [options]
@@ -48,7 +50,14 @@ Commands:
   controller [--farm F] [--interval S] [--replay-speed N]  run the control loop (REDIS_URL, DATABASE_URL)
   dispatch create (--cap-kw N | --curtail-by-kw N) --duration D [--site S] [--api URL]
                                    send a grid dispatch to the API (D: 900, 15m, 1h30m; --starts-at T)
-  dispatch list [--active] | show <id> | cancel <id>  [--api URL] [--json]
+  dispatch list [--active] | show <id> | cancel <id>  [--api URL] [--api-key KEY] [--json]
+                                   (the key defaults to SWITCHYARD_API_KEY)
+  keys create --role ROLE [--broker ID] [--label L] [--expires-at T]
+                                   issue an API key in the database (DATABASE_URL or PGLITE_DIR);
+                                   prints its token once (ROLE: operator, viewer, compute-broker,
+                                   energy-broker)
+  keys list [--broker ID] [--active] | revoke <id> | rotate <id>   manage API keys
+  brokers create --name N --kind compute|energy | brokers list     manage brokers
   help                             show this text
 
 Environment variables are listed in the README (Configuration).`;

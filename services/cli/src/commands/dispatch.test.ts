@@ -48,6 +48,8 @@ describe('dispatch usage errors', () => {
     ['dispatch cancel', ['a', 'b'], /expects one dispatch id/],
     ['dispatch list', ['--api', 'ftp://x'], /--api must be an http or https URL/],
     ['dispatch list', ['--api', 'not a url'], /--api must be a URL/],
+    ['dispatch list', ['--api-key', ''], /--api-key must not be empty/],
+    ['dispatch list', ['--api-key', 'sy_a b'], /must not contain spaces/],
   ])('%s %j', async (name, args, message) => {
     await expect(run(name, args)).rejects.toThrow(message);
     await expect(run(name, args)).rejects.toBeInstanceOf(UsageError);

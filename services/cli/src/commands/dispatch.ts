@@ -1,5 +1,6 @@
 // `switchyard dispatch create|list|show|cancel`: grid dispatches through the operator API.
 import { parseCommandArgs, UsageError, type CliContext, type Command } from '../context.ts';
+import { formatTable } from '../table.ts';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -9,7 +10,8 @@ export const DISPATCH_USAGE = `Usage:
   switchyard dispatch list [--active] [--site S] [--limit N]
   switchyard dispatch show <id>
   switchyard dispatch cancel <id>
-Every subcommand takes --api URL (default SWITCHYARD_API_URL, else ${DEFAULT_API_URL}) and --json.
+Every subcommand takes --api URL (default SWITCHYARD_API_URL, else ${DEFAULT_API_URL}),
+--api-key KEY (default SWITCHYARD_API_KEY; sent as Authorization: Bearer) and --json.
 D is seconds or a span like 90s, 15m, 1h30m (60 s to 24 h); T is ISO-8601 with an offset.`;
 
 /** The API answered with an error, or could not be reached; exits 1. */
@@ -56,8 +58,15 @@ interface DispatchJson {
 
 const COMMON = {
   api: { type: 'string' },
+  'api-key': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
+
+/** Where to send requests, and the key to send with them. */
+interface ApiTarget {
+  base: string;
+  apiKey: string | undefined;
+}
 
 /** Seconds from "900", "90s", "15m", "2h" or "1h30m". */
 export function parseDuration(text: string): number {
@@ -90,13 +99,27 @@ function apiBase(v: string | undefined, ctx: CliContext): string {
   return url.toString().replace(/\/+$/, '');
 }
 
+function apiTarget(
+  values: { api?: string | undefined; 'api-key'?: string | undefined },
+  ctx: CliContext,
+): ApiTarget {
+  const key = (values['api-key'] ?? ctx.env.SWITCHYARD_API_KEY)?.trim();
+  if (values['api-key'] !== undefined && !key) throw new UsageError('--api-key must not be empty');
+  if (key && /\s/.test(key)) throw new UsageError('the API key must not contain spaces');
+  return { base: apiBase(values.api, ctx), apiKey: key || undefined };
+}
+
 /** Calls the API; a problem document or a failure to connect becomes a DispatchApiError. */
-async function call(base: string, method: string, path: string, body?: unknown): Promise<unknown> {
+async function call(target: ApiTarget, method: string, path: string, body?: unknown): Promise<unknown> {
+  const base = target.base;
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {}),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
@@ -117,7 +140,13 @@ async function call(base: string, method: string, path: string, body?: unknown):
   if (!res.ok) {
     const p = (json ?? {}) as { title?: string; detail?: string };
     const what = [p.title, p.detail].filter(Boolean).join(': ') || text.slice(0, 200) || res.statusText;
-    throw new DispatchApiError('API_ERROR', `${method} ${path} answered ${res.status}: ${what}`);
+    const hint =
+      res.status === 401
+        ? target.apiKey
+          ? ' (check SWITCHYARD_API_KEY or --api-key)'
+          : ' (set SWITCHYARD_API_KEY or pass --api-key; an operator creates keys with `switchyard keys create`)'
+        : '';
+    throw new DispatchApiError('API_ERROR', `${method} ${path} answered ${res.status}: ${what}${hint}`);
   }
   return json;
 }
@@ -170,15 +199,7 @@ function formatList(items: DispatchJson[]): string {
     d.endsAt,
   ]);
   const head = ['id', 'state', 'site', 'order', 'cap', 'starts', 'ends'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [head, ...rows]
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return formatTable(head, rows);
 }
 
 function print(ctx: CliContext, json: boolean | undefined, value: unknown, human: () => string): void {
@@ -216,7 +237,7 @@ export const dispatchCreate: Command = async (args, ctx) => {
     ...(values['starts-at'] !== undefined ? { startsAt: values['starts-at'] } : {}),
     ...(values.site !== undefined ? { site: values.site } : {}),
   };
-  const d = (await call(apiBase(values.api, ctx), 'POST', '/api/v1/dispatches', body)) as DispatchJson;
+  const d = (await call(apiTarget(values, ctx), 'POST', '/api/v1/dispatches', body)) as DispatchJson;
   print(ctx, values.json, d, () => formatDispatch(d));
   return 0;
 };
@@ -233,7 +254,7 @@ export const dispatchList: Command = async (args, ctx) => {
   if (values.site !== undefined) q.set('site', values.site);
   if (values.limit !== undefined) q.set('limit', values.limit);
   const query = q.size > 0 ? `?${q.toString()}` : '';
-  const r = (await call(apiBase(values.api, ctx), 'GET', `/api/v1/dispatches${query}`)) as {
+  const r = (await call(apiTarget(values, ctx), 'GET', `/api/v1/dispatches${query}`)) as {
     items: DispatchJson[];
   };
   print(ctx, values.json, r, () => formatList(r.items));
@@ -244,7 +265,7 @@ export const dispatchShow: Command = async (args, ctx) => {
   const { values, positionals } = parseCommandArgs(args, COMMON, true);
   const id = oneId(positionals);
   const d = (await call(
-    apiBase(values.api, ctx),
+    apiTarget(values, ctx),
     'GET',
     `/api/v1/dispatches/${encodeURIComponent(id)}`,
   )) as DispatchJson;
@@ -256,7 +277,7 @@ export const dispatchCancel: Command = async (args, ctx) => {
   const { values, positionals } = parseCommandArgs(args, COMMON, true);
   const id = oneId(positionals);
   const d = (await call(
-    apiBase(values.api, ctx),
+    apiTarget(values, ctx),
     'DELETE',
     `/api/v1/dispatches/${encodeURIComponent(id)}`,
   )) as DispatchJson;

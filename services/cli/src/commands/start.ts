@@ -38,7 +38,7 @@ export const start: Command = async (args, ctx) => {
     ...(values.host ? { HOST: values.host } : {}),
   });
   const logger = createLogger({ level: env.LOG_LEVEL, pretty: env.LOG_PRETTY, name: 'switchyard' });
-  const api = await startApi(env, logger);
+  const api = await startApi(env, logger, { bootstrapOperatorKey: !values['api-only'] });
   let farmRun: RunningFarm | undefined;
   let intervalSeconds = 0;
   if (!values['api-only']) {
@@ -65,6 +65,11 @@ export const start: Command = async (args, ctx) => {
     `\nSwitchyard is running.\n  health:    ${api.url}/healthz\n  readiness: ${api.url}/readyz\n  farm:      ${api.url}/api/v1/farm\n` +
       (farmRun
         ? `  plans:     ${api.url}/api/v1/plans/latest (every ${intervalSeconds} s; prices replayed ${replaySpeed}x from examples/history-synthetic.csv; policy clock ${compression}x)\n  dispatch:  switchyard dispatch create --cap-kw 30000 --duration 2m   (a grid dispatch: watch the farm shed)\n  simulator: ${farmRun.simUrl}/sim/power, ${farmRun.simUrl}/sim/miners, ${farmRun.simUrl}/sim/violations\n`
+        : '') +
+      (api.bootstrapToken
+        ? `\nNo operator API key existed, so one was created. Its token is shown this once and never again:\n\n` +
+          `  export SWITCHYARD_API_KEY=${api.bootstrapToken}\n\n` +
+          `The CLI sends it as Authorization: Bearer; more keys: switchyard keys create --role operator.\n`
         : '') +
       `Press Ctrl-C to stop.\n\n`,
   );
