@@ -76,4 +76,29 @@ describe('ActionLog', () => {
     log.settle('fa', { a: view('hashing', 'normal') }, 4000, 2600); // a's sleep failed: a is free again
     expect([...log.pending('fa')]).toEqual(['c']);
   });
+
+  it('releases a fenced shed at once, and keeps a fenced wake or raise in flight until a later poll', () => {
+    const log = new ActionLog();
+    log.record('fa', ['a', 'b'], 'normal', 'asleep', 1000);
+    log.record('fa', ['c'], 'asleep', 'normal', 1000);
+    log.record('fa', ['e'], 'turbo', 'eco', 1000, true);
+    log.record('fa', ['f'], 'eco', 'turbo', 1000, false);
+    log.record('fa', ['d'], 'normal', 'asleep', 5000); // sent after the fencing: still outstanding
+    log.finish(2000, 4000, true); // preempted at 1 s, fenced off from 4 s
+    expect([...log.pending('fa')].sort()).toEqual(['c', 'd', 'f']);
+    expect(log.inFlight().fleets?.fa).toEqual([
+      { from: 'asleep', to: 'normal', count: 1, since: 1000 },
+      { from: 'eco', to: 'turbo', count: 1, since: 1000 },
+      { from: 'normal', to: 'asleep', count: 1, since: 5000 },
+    ]);
+    // A later sleep for a released miner is outstanding again.
+    log.record('fa', ['a'], 'normal', 'asleep', 6000);
+    expect([...log.pending('fa')].sort()).toEqual(['a', 'c', 'd', 'f']);
+    log.settle('fa', { c: view('sleeping') }, 7000, 4500);
+    expect([...log.pending('fa')].sort()).toEqual(['a', 'd']);
+    // An unfenced finish releases nothing.
+    log.record('fa', ['g'], 'normal', 'asleep', 8000);
+    log.finish(8000, 9000);
+    expect(log.pending('fa').has('g')).toBe(true);
+  });
 });

@@ -16,7 +16,20 @@ interface Entry {
    * after it shows the truth: an entry such a poll does not confirm is dropped.
    */
   doneAt?: number;
+  /**
+   * The job was fenced off (preempted, timed out, or its leader replaced) rather than finished.
+   * A fenced shed no longer holds its miner: the miner counts at its observed state, whose draw
+   * is the higher of the two anyway, and a later plan may send the command again, which the miner
+   * takes as a no-op if the first one landed after all. A fenced wake or raise stays in flight
+   * (at its higher, new draw) until a poll begun after `doneAt` shows the truth.
+   */
+  fenced?: boolean;
+  /** The command lowers the miner's draw (a sleep, or a lower profile in a shed phase). */
+  shed: boolean;
 }
+
+/** A shed whose job was fenced off: not outstanding for selection or for the sequencer. */
+const released = (e: Entry): boolean => e.fenced === true && e.shed;
 
 export interface ActionLogOptions {
   /** An entry telemetry has not confirmed is dropped after this long (default 60 s). */
@@ -46,20 +59,34 @@ export class ActionLog {
     this.#profileHoldMs = opts.profileHoldMs ?? 15_000;
   }
 
-  /** Notes commands about to be sent to `hosts` of `fleet`. A newer command replaces an older. */
-  record(fleet: string, hosts: Iterable<string>, from: string, to: string, at: number): void {
+  /**
+   * Notes commands about to be sent to `hosts` of `fleet`. A newer command replaces an older.
+   * `shed` says the command lowers the draw (a sleep always does).
+   */
+  record(
+    fleet: string,
+    hosts: Iterable<string>,
+    from: string,
+    to: string,
+    at: number,
+    shed = to === ASLEEP,
+  ): void {
     let m = this.#fleets.get(fleet);
     if (!m) this.#fleets.set(fleet, (m = new Map()));
-    for (const h of hosts) m.set(h, { from, to, at });
+    for (const h of hosts) m.set(h, { from, to, at, shed });
   }
 
   /**
    * Marks the commands sent at or before `sentBy` as over at `doneAt`: their jobs finished, or
-   * were fenced off and can no longer actuate after `doneAt`.
+   * (`fenced`) were fenced off and can no longer actuate after `doneAt`.
    */
-  finish(sentBy: number, doneAt: number): void {
+  finish(sentBy: number, doneAt: number, fenced = false): void {
     for (const m of this.#fleets.values())
-      for (const e of m.values()) if (e.at <= sentBy && e.doneAt === undefined) e.doneAt = doneAt;
+      for (const e of m.values())
+        if (e.at <= sentBy && e.doneAt === undefined) {
+          e.doneAt = doneAt;
+          if (fenced) e.fenced = true;
+        }
   }
 
   /**
@@ -80,9 +107,11 @@ export class ActionLog {
     if (m.size === 0) this.#fleets.delete(fleet);
   }
 
-  /** Hosts of a fleet with a command outstanding. */
+  /** Hosts of a fleet with a command outstanding (a fenced sleep is not). */
   pending(fleet: string): Set<string> {
-    return new Set(this.#fleets.get(fleet)?.keys() ?? []);
+    const hosts = new Set<string>();
+    for (const [host, e] of this.#fleets.get(fleet) ?? []) if (!released(e)) hosts.add(host);
+    return hosts;
   }
 
   /** Outstanding commands counted per fleet and transition, for the sequencer's `inFlight`. */
@@ -91,6 +120,7 @@ export class ActionLog {
     for (const [fleet, m] of [...this.#fleets].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const byKey = new Map<string, FleetTransition>();
       for (const e of m.values()) {
+        if (released(e)) continue;
         const k = `${e.from}>${e.to}`;
         const t = byKey.get(k);
         if (t) {

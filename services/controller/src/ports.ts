@@ -497,7 +497,7 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
           jobs,
         });
         const sentAt = now().getTime();
-        for (const c of sent) log.record(c.fleet, c.hosts, c.from, c.to, sentAt);
+        for (const c of sent) log.record(c.fleet, c.hosts, c.from, c.to, sentAt, phase.kind === 'shed');
         let summary: PhaseSummary;
         try {
           summary = await waitPhase(parent, timeoutMs, signal);
@@ -505,7 +505,7 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
         } catch (e) {
           // The next cycle fences these jobs off (a new epoch); one already sending a command may
           // still finish it within the grace.
-          log.finish(sentAt, now().getTime() + fenceGraceMs);
+          log.finish(sentAt, now().getTime() + fenceGraceMs, true);
           if (signal.aborted) {
             record('preempted', jobs.length, (e as Error).message);
             finalStatus = 'preempted';
