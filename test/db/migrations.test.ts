@@ -40,9 +40,14 @@ const EXPECTED_TABLES = [
   'inventory_snapshots',
   'order_events',
   'orders',
+  'overrides',
   'plan_changes',
   'plans',
+  'policy_versions',
+  'quotes',
   'signal_readings',
+  'webhook_deliveries',
+  'webhooks',
 ];
 
 const journal = JSON.parse(readFileSync(path.join(MIGRATIONS, 'meta', '_journal.json'), 'utf8')) as {

@@ -1,6 +1,7 @@
 // PostgreSQL schema for Switchyard's state: inventory snapshots, market signals, plans and the
-// actions that carry them out, per-fleet observations, brokers and their keys, compute orders,
-// grid dispatches and the audit log.
+// actions that carry them out, per-fleet observations, brokers and their keys, compute quotes and
+// orders, brokers' webhooks and their deliveries, operators' overrides and policy versions, grid
+// dispatches and the audit log.
 //
 // Conventions: snake_case SQL names, every timestamp is timestamptz, enumerations are text
 // columns guarded by CHECK constraints (adding a value is a plain constraint swap, unlike ALTER
@@ -68,6 +69,17 @@ export type OrderTier = (typeof ORDER_TIERS)[number];
 
 export const DISPATCH_KINDS = ['cap', 'curtail-by'] as const;
 export type DispatchKind = (typeof DISPATCH_KINDS)[number];
+
+/** What a webhook is told about: an order's state changes, and a preemption notice before it. */
+export const WEBHOOK_EVENTS = ['order.state', 'order.preemption-notice'] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+export const DELIVERY_STATES = ['pending', 'delivered', 'failed'] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
+/** What an override pins: a miner fleet or a GPU pool. */
+export const OVERRIDE_TARGETS = ['fleet', 'pool'] as const;
+export type OverrideTarget = (typeof OVERRIDE_TARGETS)[number];
 
 // ---------------------------------------------------------------- helpers
 
@@ -328,6 +340,12 @@ export const orders = pgTable(
       .notNull()
       .default(sql`'[]'::jsonb`),
     pool: text('pool'),
+    /** The quote it was placed from, if any (its price is then the quote's). */
+    quoteId: uuid('quote_id'),
+    /** sha256 of the canonical request body: the same Idempotency-Key with another body is refused. */
+    requestHash: text('request_hash'),
+    /** Set when a preemption is announced: the order's notice period ends here. */
+    preemptAt: ts('preempt_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     startedAt: ts('started_at'),
@@ -373,6 +391,134 @@ export const orderEvents = pgTable(
     ),
     check('order_events_to_state_check', oneOf(t.toState, ORDER_STATES)),
   ],
+);
+
+// ---------------------------------------------------------------- quotes
+
+export const quotes = pgTable(
+  'quotes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    brokerId: uuid('broker_id')
+      .notNull()
+      .references(() => brokers.id, { onDelete: 'restrict' }),
+    createdAt: createdAt(),
+    validUntil: ts('valid_until').notNull(),
+    tier: text('tier', { enum: ORDER_TIERS }).notNull(),
+    gpuModel: text('gpu_model').notNull(),
+    pool: text('pool').notNull(),
+    gpuCount: integer('gpu_count').notNull(),
+    priceUsdPerGpuHour: numeric('price_usd_per_gpu_hour', { precision: 12, scale: 4 }).notNull(),
+    noticeSeconds: integer('notice_seconds').notNull(),
+    durationSeconds: integer('duration_seconds'),
+    endBy: ts('end_by'),
+    /** The request as the broker sent it, for the order placed from the quote. */
+    request: jsonb('request').notNull(),
+    /** Set by the order that used it; a quote buys one order. */
+    orderId: uuid('order_id'),
+  },
+  (t) => [
+    index('quotes_broker_created_at_idx').on(t.brokerId, t.createdAt.desc()),
+    check('quotes_tier_check', oneOf(t.tier, ORDER_TIERS)),
+    check('quotes_gpu_count_check', sql`${t.gpuCount} > 0`),
+    check('quotes_price_check', sql`${t.priceUsdPerGpuHour} >= 0`),
+    check('quotes_notice_check', sql`${t.noticeSeconds} >= 0`),
+  ],
+);
+
+// ---------------------------------------------------------------- webhooks
+
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    brokerId: uuid('broker_id')
+      .notNull()
+      .references(() => brokers.id, { onDelete: 'restrict' }),
+    url: text('url').notNull(),
+    /**
+     * The HMAC signing secret. Unlike an API key it cannot be stored as a hash: the server signs
+     * every delivery with it. Shown once at registration, never in a listing or a log.
+     */
+    secret: text('secret').notNull(),
+    events: text('events').array().notNull(),
+    description: text('description'),
+    createdAt: createdAt(),
+    deletedAt: ts('deleted_at'),
+  },
+  (t) => [
+    index('webhooks_broker_id_idx').on(t.brokerId),
+    check('webhooks_events_check', sql`cardinality(${t.events}) > 0`),
+  ],
+);
+
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    webhookId: uuid('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    /** The event's own id (also sent to the receiver), so a retried enqueue delivers once. */
+    eventId: text('event_id').notNull(),
+    event: text('event', { enum: WEBHOOK_EVENTS }).notNull(),
+    payload: jsonb('payload').notNull(),
+    state: text('state', { enum: DELIVERY_STATES }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    deliveredAt: ts('delivered_at'),
+  },
+  (t) => [
+    unique('webhook_deliveries_webhook_event_unique').on(t.webhookId, t.eventId),
+    index('webhook_deliveries_webhook_created_at_idx').on(t.webhookId, t.createdAt.desc()),
+    check('webhook_deliveries_event_check', oneOf(t.event, WEBHOOK_EVENTS)),
+    check('webhook_deliveries_state_check', oneOf(t.state, DELIVERY_STATES)),
+    check('webhook_deliveries_attempts_check', sql`${t.attempts} >= 0`),
+  ],
+);
+
+// ---------------------------------------------------------------- operator steering
+
+/** An operator pins a fleet or a pool to a mode for a window; the planner keeps to it. */
+export const overrides = pgTable(
+  'overrides',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    site: text('site').notNull(),
+    targetKind: text('target_kind', { enum: OVERRIDE_TARGETS }).notNull(),
+    target: text('target').notNull(),
+    /** A fleet: 'asleep' or a profile name; a pool: 'idle', 'serving' or 'hashing'. */
+    mode: text('mode').notNull(),
+    startsAt: ts('starts_at').notNull(),
+    endsAt: ts('ends_at').notNull(),
+    reason: text('reason').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+    cancelledAt: ts('cancelled_at'),
+  },
+  (t) => [
+    index('overrides_site_ends_at_idx').on(t.site, t.endsAt),
+    check('overrides_target_kind_check', oneOf(t.targetKind, OVERRIDE_TARGETS)),
+    check('overrides_window_check', sql`${t.endsAt} > ${t.startsAt}`),
+  ],
+);
+
+/**
+ * The allocation policy an operator set through the API, one version per change; the newest
+ * replaces the farm file's AllocationPolicy spec for its site.
+ */
+export const policyVersions = pgTable(
+  'policy_versions',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    site: text('site').notNull(),
+    spec: jsonb('spec').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('policy_versions_site_id_idx').on(t.site, t.id.desc())],
 );
 
 // ---------------------------------------------------------------- grid dispatches
@@ -452,5 +598,15 @@ export type OrderEvent = typeof orderEvents.$inferSelect;
 export type NewOrderEvent = typeof orderEvents.$inferInsert;
 export type GridDispatch = typeof gridDispatches.$inferSelect;
 export type NewGridDispatch = typeof gridDispatches.$inferInsert;
+export type Quote = typeof quotes.$inferSelect;
+export type NewQuote = typeof quotes.$inferInsert;
+export type Webhook = typeof webhooks.$inferSelect;
+export type NewWebhook = typeof webhooks.$inferInsert;
+export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;
+export type NewWebhookDelivery = typeof webhookDeliveries.$inferInsert;
+export type Override = typeof overrides.$inferSelect;
+export type NewOverride = typeof overrides.$inferInsert;
+export type PolicyVersion = typeof policyVersions.$inferSelect;
+export type NewPolicyVersion = typeof policyVersions.$inferInsert;
 export type AuditLogEntry = typeof auditLog.$inferSelect;
 export type NewAuditLogEntry = typeof auditLog.$inferInsert;
