@@ -28,6 +28,25 @@ export type { PGlite } from '@electric-sql/pglite';
 export { sql } from 'drizzle-orm';
 export { ObservationRepository, type FleetObservationInput } from './observation-repository.ts';
 export { PlanRepository, type StorablePlan, type SavePlanInput, type StoredPlan } from './plan-repository.ts';
+export type { ActionPage, ActionRecord, ListActionsOptions, PlanOverview } from './plan-repository.ts';
+export {
+  OverrideRepository,
+  OVERRIDE_STATES,
+  overrideState,
+  type CreateOverrideInput,
+  type CreateOverrideResult,
+  type ListOverridesOptions,
+  type OverridePage,
+  type OverrideRecord,
+  type OverrideState,
+  type PlannerOverride,
+} from './override-repository.ts';
+export {
+  PolicyRepository,
+  type PolicyVersionPage,
+  type PolicyVersionRecord,
+  type SavePolicyInput,
+} from './policy-repository.ts';
 export {
   DispatchRepository,
   DISPATCH_STATES,
@@ -79,3 +98,62 @@ export {
   type AuditRecord,
   type ListAuditOptions,
 } from './audit-repository.ts';
+export {
+  OrderRepository,
+  BILLED_ORDER_STATES,
+  HOLDING_ORDER_STATES,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  OPEN_ORDER_STATES,
+  TERMINAL_ORDER_STATES,
+  decodeOrderCursor,
+  encodeOrderCursor,
+  type ActiveOrderRecord,
+  type CreateBidInput,
+  type CreateFromQuoteInput,
+  type CreateOrderInput,
+  type CreateOrderResult,
+  type ListActiveOptions,
+  type ListOrdersOptions,
+  type OrderCursor,
+  type OrderEventRecord,
+  type OrderPage,
+  type OrderRecord,
+  type OrderTerms,
+  type QuoteProblem,
+  type TransitionExtra,
+  type TransitionResult,
+} from './order-repository.ts';
+export {
+  QuoteRepository,
+  PRICE_SIGNALS,
+  type CreateQuoteInput,
+  type LatestPricesOptions,
+  type PriceSignalReading,
+  type QuoteRecord,
+} from './quote-repository.ts';
+export {
+  WebhookRepository,
+  WebhookStoreError,
+  WEBHOOK_ERROR_CODES,
+  WEBHOOK_SECRET_BYTES,
+  WEBHOOK_SECRET_PREFIX,
+  MAX_EVENT_ID_LENGTH,
+  MAX_WEBHOOK_DESCRIPTION_LENGTH,
+  MAX_WEBHOOK_PAYLOAD_BYTES,
+  MAX_WEBHOOK_URL_LENGTH,
+  MAX_WEBHOOKS_PER_BROKER,
+  WEBHOOK_DESCRIPTION_PATTERN,
+  WEBHOOK_URL_PATTERN,
+  checkEventInput,
+  normaliseWebhookEvents,
+  type CreateWebhookInput,
+  type CreatedWebhook,
+  type DeliveryOutcome,
+  type DeliveryRecord,
+  type DeliveryTarget,
+  type ListWebhooksOptions,
+  type RecordEventInput,
+  type WebhookErrorCode,
+  type WebhookRecord,
+  type WebhookRepositoryOptions,
+} from './webhook-repository.ts';

@@ -1,9 +1,9 @@
 // Plans with their reasons. A plan is stored whole (so the next leader can resume from its
 // memory after a restart) and its changes one row each (so operators can query the reasons).
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './database.ts';
-import type { PLAN_SOLVERS, TARGET_KINDS } from './schema.ts';
-import { planChanges, plans } from './schema.ts';
+import type { ActionPhase, ActionState, PLAN_SOLVERS, TARGET_KINDS, TargetKind } from './schema.ts';
+import { actions, planChanges, plans } from './schema.ts';
 
 /** The parts of a planner Plan this repository needs; the domain type satisfies it. */
 export interface StorablePlan {
@@ -39,6 +39,72 @@ export interface StoredPlan<P> {
   plan: P;
   changes: Array<{ seq: number; targetKind: string; target: string; change: string; reason: string }>;
 }
+
+/**
+ * The parts of the latest plan an overview needs, read without the whole plan document: the
+ * fleets' and pools' targets, the site's loads, the prices and the economics.
+ */
+export interface PlanOverview {
+  id: string;
+  createdAt: Date;
+  site: string;
+  epoch: number;
+  solver: string;
+  status: string;
+  intervalStart: Date;
+  /** The plan's economics ($/h by use), as stored. */
+  economics: unknown;
+  /** `plan.fleets`: per fleet its target, expected kW and hashrate. */
+  fleets: unknown;
+  /** `plan.pools`: per pool its target nodes by mode and expected kW. */
+  pools: unknown;
+  /** `plan.loads.site`: IT and facility kW, the caps, the current load. */
+  siteLoad: unknown;
+  /** `plan.prices`: the signal values the plan used. */
+  prices: unknown;
+  warnings: unknown;
+  changeCount: number;
+}
+
+/** One step of a plan's sequence, with what became of it. */
+export interface ActionRecord {
+  id: string;
+  planId: string;
+  step: number;
+  phase: ActionPhase;
+  targetKind: TargetKind;
+  target: string;
+  command: string;
+  payload: unknown;
+  state: ActionState;
+  attempts: number;
+  epoch: number;
+  jobId: string | null;
+  error: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ListActionsOptions {
+  planId?: string;
+  state?: ActionState;
+  targetKind?: TargetKind;
+  target?: string;
+  /** 1..500, default 50. */
+  limit?: number;
+  /** The id of the last action of the previous page: only older ones. */
+  cursor?: string;
+}
+
+export interface ActionPage {
+  items: ActionRecord[];
+  /** Pass as `cursor` for the next (older) page; null on the last. */
+  nextCursor: string | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const actionRecord = (r: typeof actions.$inferSelect): ActionRecord => ({ ...r, payload: r.payload });
 
 export class PlanRepository<P extends StorablePlan = StorablePlan> {
   readonly #db: Database;
@@ -122,6 +188,78 @@ export class PlanRepository<P extends StorablePlan = StorablePlan> {
       .orderBy(desc(plans.createdAt))
       .limit(Math.min(Math.max(opts.limit ?? 50, 1), 500));
     return rows;
+  }
+
+  /** The latest plan of a site in outline (see PlanOverview), or undefined when it has none. */
+  async overview(site: string): Promise<PlanOverview | undefined> {
+    const [row] = await this.#db
+      .select({
+        id: plans.id,
+        createdAt: plans.createdAt,
+        site: plans.site,
+        epoch: plans.epoch,
+        solver: plans.solver,
+        status: plans.status,
+        intervalStart: plans.intervalStart,
+        economics: plans.expectedUsdPerHour,
+        fleets: sql<unknown>`${plans.summary}->'fleets'`,
+        pools: sql<unknown>`${plans.summary}->'pools'`,
+        siteLoad: sql<unknown>`${plans.summary}->'loads'->'site'`,
+        prices: sql<unknown>`${plans.summary}->'prices'`,
+        warnings: sql<unknown>`${plans.summary}->'warnings'`,
+        changeCount: sql<number>`(select count(*) from ${planChanges} where ${planChanges.planId} = ${plans.id})::int`,
+      })
+      .from(plans)
+      .where(eq(plans.site, site))
+      .orderBy(desc(plans.createdAt), desc(plans.id))
+      .limit(1);
+    return row ? { ...row, changeCount: Number(row.changeCount) } : undefined;
+  }
+
+  /** A plan's actions in sequence order (at most `limit`, default 1000). */
+  async actionsOf(planId: string, limit = 1000): Promise<ActionRecord[]> {
+    if (!UUID.test(planId)) return [];
+    const rows = await this.#db
+      .select()
+      .from(actions)
+      .where(eq(actions.planId, planId))
+      .orderBy(asc(actions.step), asc(actions.id))
+      .limit(Math.min(Math.max(Math.trunc(limit), 1), 10_000));
+    return rows.map(actionRecord);
+  }
+
+  /**
+   * Actions newest first (by creation, then id), filtered, a page at a time. An unknown cursor
+   * reads as the end of the list.
+   */
+  async listActions(opts: ListActionsOptions = {}): Promise<ActionPage> {
+    const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 50), 1), 500);
+    const where: SQL[] = [];
+    if (opts.planId !== undefined) {
+      if (!UUID.test(opts.planId)) return { items: [], nextCursor: null };
+      where.push(eq(actions.planId, opts.planId));
+    }
+    if (opts.state !== undefined) where.push(eq(actions.state, opts.state));
+    if (opts.targetKind !== undefined) where.push(eq(actions.targetKind, opts.targetKind));
+    if (opts.target !== undefined) where.push(eq(actions.target, opts.target));
+    if (opts.cursor !== undefined) {
+      if (!UUID.test(opts.cursor)) return { items: [], nextCursor: null };
+      const [c] = await this.#db.select({ id: actions.id }).from(actions).where(eq(actions.id, opts.cursor));
+      if (!c) return { items: [], nextCursor: null };
+      // Compared in SQL, at the column's own (microsecond) precision.
+      where.push(
+        sql`(${actions.createdAt}, ${actions.id}) < (select a.created_at, a.id from actions a where a.id = ${c.id})`,
+      );
+    }
+    const rows = await this.#db
+      .select()
+      .from(actions)
+      .where(and(...where))
+      .orderBy(desc(actions.createdAt), desc(actions.id))
+      .limit(limit + 1);
+    const more = rows.length > limit;
+    const page = (more ? rows.slice(0, limit) : rows).map(actionRecord);
+    return { items: page, nextCursor: more ? page[page.length - 1]!.id : null };
   }
 
   async #withChanges(row: typeof plans.$inferSelect): Promise<StoredPlan<P>> {
