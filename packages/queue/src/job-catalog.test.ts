@@ -39,13 +39,7 @@ const SAMPLES: Record<JobName, Record<string, unknown>> = {
     resource: { kind: 'Node', name: 'h100-a-node-03' },
     params: { pool: 'h100-a', mode: 'hashing' },
   },
-  'webhook.deliver': {
-    deliveryId: 'evt-123',
-    url: 'https://broker.example/hooks',
-    event: 'dispatch.acknowledged',
-    body: { dispatchId: 'd-1' },
-    secretRef: 'broker-hook-secret',
-  },
+  'webhook.deliver': { deliveryId: '3f1c2a9e-7b4d-4c1e-9a2f-0d6e8b5c4a31' },
   'telemetry.poll': { site: 'lab' },
   'signals.fetch': { source: 'ercot' },
 };
@@ -234,12 +228,19 @@ describe('payload schemas', () => {
     expect(jobIdOf('kube.action', p)).toBe('plan-7~shed-2~node/h100-a-node-03~e4');
   });
 
-  it('webhook.deliver accepts only http(s) URLs and bounded bodies', () => {
+  it('webhook.deliver carries a delivery id only, never a URL or a secret', () => {
     const w = SAMPLES['webhook.deliver'];
-    expect(() => parsePayload('webhook.deliver', { ...w, url: 'file:///etc/passwd' })).toThrow(PayloadError);
-    expect(() => parsePayload('webhook.deliver', { ...w, body: { blob: 'x'.repeat(70_000) } })).toThrow(
-      PayloadError,
+    expect(jobIdOf('webhook.deliver', parsePayload('webhook.deliver', w))).toBe(
+      'webhook~3f1c2a9e-7b4d-4c1e-9a2f-0d6e8b5c4a31',
     );
+    for (const bad of [
+      { ...w, url: 'https://broker.example/hook' },
+      { ...w, secret: 'whsec_x' },
+      { deliveryId: 'evt-1' },
+      { deliveryId: '3F1C2A9E-7B4D-4C1E-9A2F-0D6E8B5C4A31' },
+      {},
+    ])
+      expect(() => parsePayload('webhook.deliver', bad)).toThrow(PayloadError);
   });
 });
 

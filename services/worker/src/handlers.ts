@@ -1,10 +1,11 @@
 // Handlers for the jobs that @switchyard/queue does not implement itself: device.confirm (wait
-// until the power tree shows the freed power), telemetry.poll, signals.fetch, and an explicit
-// placeholder for webhook.deliver so that the harness (which refuses to start without a handler
-// for every job) can run today. kube.action is in kube-handler.ts.
+// until the power tree shows the freed power), telemetry.poll, signals.fetch, and a stand-in for a
+// job this worker cannot run (webhook.deliver without a database), so that the harness, which
+// refuses to start without a handler for every job, still runs. kube.action is in
+// kube-handler.ts; webhook.deliver is @switchyard/brokers' createWebhookDeliverHandler.
 import { walkPowerTree, type Farm } from '@switchyard/domain';
 import { toObservationRows, type PollResult } from '@switchyard/miners';
-import { UnrecoverableError, type JobHandler } from '@switchyard/queue';
+import { UnrecoverableError, type JobHandler, type JobName } from '@switchyard/queue';
 
 /**
  * Reads the miners of the named fleets once and returns the poll's aggregates. Node loads must
@@ -180,11 +181,11 @@ export function createSignalsFetchHandler(opts: SignalsFetchHandlerOptions): Job
 }
 
 /**
- * A handler for a job this worker cannot run yet: it fails the job for good (kept for
- * inspection) with a clear message instead of leaving the harness unable to start.
+ * A handler for a job this worker cannot run: it fails the job for good (kept for inspection)
+ * with a clear message instead of leaving the harness unable to start.
  */
-export function notImplementedHandler(job: 'kube.action' | 'webhook.deliver', pending: string) {
+export function unavailableHandler(job: JobName, why: string) {
   return async (): Promise<never> => {
-    throw new UnrecoverableError(`${job} is not yet implemented in @switchyard/worker (${pending})`);
+    throw new UnrecoverableError(`${job} cannot run in this worker: ${why}`);
   };
 }

@@ -2,10 +2,16 @@
 // device.batch drives the miners through their firmware drivers; device.confirm and
 // telemetry.poll read them through a FleetPoller; signals.fetch calls an injected refresh;
 // kube.action sets GPU node modes through a ClusterDriver (the simulator's API in standalone
-// mode); webhook.deliver fails for good until its issue lands (see docs/worker.md).
+// mode); webhook.deliver sends brokers' signed webhook deliveries, read from the database, and a
+// periodic sweep enqueues deliveries whose job was lost (see docs/worker.md).
 import { SimulatorClusterDriver, type ClusterDriver } from '@switchyard/cluster';
 import type { Farm } from '@switchyard/domain';
 import { ObservationRepository, openDatabase, type DatabaseHandle } from '@switchyard/db';
+import {
+  createWebhookDeliverHandler,
+  createWebhookOutbox,
+  type WebhookTargetPolicy,
+} from '@switchyard/brokers';
 import {
   FACTORY_CREDENTIALS,
   FleetPoller,
@@ -18,6 +24,7 @@ import type { MinerDriverName } from '@switchyard/domain';
 import {
   RedisLeaderLease,
   connectRedis,
+  createQueues,
   createDeviceBatchHandler,
   createPlanPhaseHandler,
   startWorkers,
@@ -31,7 +38,7 @@ import {
   createConfirmHandler,
   createSignalsFetchHandler,
   createTelemetryPollHandler,
-  notImplementedHandler,
+  unavailableHandler,
   type FleetPoll,
 } from './handlers.ts';
 import { createKubeActionHandler } from './kube-handler.ts';
@@ -39,8 +46,17 @@ import { createKubeActionHandler } from './kube-handler.ts';
 export interface WorkerServiceOptions {
   redisUrl: string;
   farm: Farm;
-  /** PostgreSQL URL; given, telemetry.poll stores fleet observations there. */
+  /**
+   * PostgreSQL URL; given, telemetry.poll stores fleet observations there, and webhook.deliver
+   * reads its deliveries there (without a database it fails for good).
+   */
   databaseUrl?: string | undefined;
+  /** An open database to share instead (embedded PGlite is one process's); not closed by close(). */
+  db?: DatabaseHandle | undefined;
+  /** Which hosts webhook deliveries may reach (default: https to public hosts only). */
+  webhookTargets?: WebhookTargetPolicy | undefined;
+  /** How often pending webhook deliveries without a job are enqueued again (default 60 s; 0: never). */
+  webhookSweepMs?: number | undefined;
   /** Jobs at once per queue (default: the harness's per-queue defaults). */
   concurrency?: number | Partial<Record<QueueName, number>> | undefined;
   /** Farm address → address to dial (for the simulator, its toSimHost: 10.b.c.d → 127.b.c.d). */
@@ -75,6 +91,35 @@ export interface RunningWorkerService {
   workers: RunningWorkers;
   /** Stops taking jobs, waits for running ones, then closes pollers, Redis and the database. */
   close(opts?: { force?: boolean }): Promise<void>;
+}
+
+/**
+ * Enqueues, every `everyMs`, pending webhook deliveries whose job may be missing (an enqueue that
+ * failed while Redis was away). Returns its cleanup.
+ */
+async function startWebhookSweep(
+  opts: WorkerServiceOptions,
+  db: DatabaseHandle,
+  everyMs: number,
+): Promise<() => Promise<unknown>> {
+  const redis = await connectRedis(opts.redisUrl, 'producer');
+  const queues = createQueues(redis, opts.prefix ? { prefix: opts.prefix } : {});
+  const outbox = createWebhookOutbox(db.db, queues);
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    outbox
+      .sweep()
+      .catch((err: unknown) => opts.logger?.warn({ err: (err as Error).message }, 'webhook sweep failed'))
+      .finally(() => (running = false));
+  }, everyMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await queues.close();
+    await redis.quit();
+  };
 }
 
 /** The simulator serves farm address a.b.c.d on 127.b.c.d. */
@@ -121,8 +166,8 @@ export async function startWorkerService(opts: WorkerServiceOptions): Promise<Ru
     cleanups.length = 0;
   };
   try {
-    let db: DatabaseHandle | undefined;
-    if (opts.databaseUrl) {
+    let db: DatabaseHandle | undefined = opts.db;
+    if (!db && opts.databaseUrl) {
       db = await openDatabase({ url: opts.databaseUrl, applicationName: 'switchyard-worker' });
       const handle = db;
       cleanups.push(() => handle.close());
@@ -161,8 +206,16 @@ export async function startWorkerService(opts: WorkerServiceOptions): Promise<Ru
       }),
       'signals.fetch': createSignalsFetchHandler({ refresh }),
       'kube.action': createKubeActionHandler({ driver: clusterDriver }),
-      'webhook.deliver': notImplementedHandler('webhook.deliver', 'signed delivery is not built yet'),
+      'webhook.deliver': db
+        ? createWebhookDeliverHandler({
+            db: db.db,
+            targets: opts.webhookTargets,
+            ...(opts.logger ? { logger: opts.logger } : {}),
+          })
+        : unavailableHandler('webhook.deliver', 'it has no database to read deliveries from'),
     };
+    const sweepMs = opts.webhookSweepMs ?? 60_000;
+    if (db && sweepMs > 0) cleanups.push(await startWebhookSweep(opts, db, sweepMs));
     for (const [name, h] of Object.entries(opts.handlerOverrides ?? {})) {
       if (h === undefined) delete handlers[name];
       else handlers[name] = h;
