@@ -1,6 +1,7 @@
 // Wires the configured sources into a SignalHub, in priority order:
-//   operator overrides > fixed values > pushed prices > Luxor > CoinGecko > mempool.space >
-//   ERCOT real-time > ERCOT day-ahead > energy feed > Vast.ai   (derived hashprice comes last)
+//   operator overrides > fixed values > pushed prices > stored pushed prices > Luxor > CoinGecko >
+//   mempool.space > ERCOT real-time > ERCOT day-ahead > energy feed > Vast.ai   (derived hashprice
+//   comes last)
 // For each series only the sources that produce it compete, so the order reads per signal:
 // BTC price CoinGecko before mempool.space; energy pushed before ERCOT before the feed.
 import type { SignalsConfig } from './config.ts';
@@ -23,6 +24,7 @@ import {
   type OverrideStore,
 } from './sources/operator-override-source.ts';
 import { PushedPriceSource } from './sources/pushed-price-source.ts';
+import { StoredPriceSource, type StoredPriceSourceOptions } from './sources/stored-price-source.ts';
 import { TabularPriceSource } from './sources/tabular-price-source.ts';
 import { VastGpuPriceSource } from './sources/vast-source.ts';
 
@@ -31,6 +33,7 @@ export const DEFAULT_MIN_INTERVAL_SECONDS = {
   operator: 0,
   fixed: 0,
   pushed: 0,
+  storedPrices: 0,
   luxor: 300,
   coingecko: 60,
   mempool: 60,
@@ -46,6 +49,11 @@ export interface SignalHubDeps {
   overrides?: OverrideStore;
   /** Defaults to a new PushedPriceSource; the API pushes broker curves into it. */
   pushed?: PushedPriceSource;
+  /**
+   * Reads the price curves pushed through the API from the database (StoredPriceSource): give
+   * it the database the API writes to. Without it such curves are not used.
+   */
+  storedPrices?: StoredPriceSourceOptions;
   clock?: () => Date;
   logger?: SignalHubLogger;
 }
@@ -88,6 +96,8 @@ export function buildSignalSources(config: SignalsConfig, deps: SignalHubDeps = 
       expect.push(v.subject === undefined ? { signal: v.signal } : { signal: v.signal, subject: v.subject });
   }
   regs.push({ source: pushed, minIntervalSeconds: I.pushed });
+  if (deps.storedPrices)
+    regs.push({ source: new StoredPriceSource(deps.storedPrices), minIntervalSeconds: I.storedPrices });
   if (config.luxor)
     regs.push({ source: new LuxorHashpriceSource(config.luxor), minIntervalSeconds: I.luxor });
   if (config.coingecko)

@@ -28,4 +28,6 @@ export * from './sources/vast-source.ts';
 export * from './sources/fixed-value-source.ts';
 export * from './sources/operator-override-source.ts';
 export * from './sources/pushed-price-source.ts';
+export * from './stored-price-curve.ts';
+export * from './sources/stored-price-source.ts';
 export { ReplaySource, type ReplaySourceOptions } from './sources/replay-source.ts';

@@ -4,14 +4,26 @@
 //   { status, reason?, subject?, validUntil?, expiresAt?, sourceName?, ageSeconds?, data? }
 // where `data` is the source's own detail.
 import { signalReadings, type Database } from '@switchyard/db';
-import { and, asc, desc, eq, gte, inArray, like, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, like, lt, lte, sql, type SQL } from 'drizzle-orm';
 import { USABLE_STATUSES, type ReadingStatus } from './reading-judge.ts';
 import type { RecordedReading, SignalStore } from './signal-hub.ts';
-import { isSignalName, type SignalName, type SignalReading } from './signal-types.ts';
+import { isSignalName, SIGNAL_NAMES, type SignalName, type SignalReading } from './signal-types.ts';
 
 /** Statuses of rows the repository writes itself for operator overrides. */
 export type OverrideRowStatus = 'override' | 'override-cleared';
-export type StoredStatus = ReadingStatus | OverrideRowStatus;
+/** The status of the points of price curves pushed through the API (stored-price-curve.ts). */
+export type PushedRowStatus = 'pushed';
+export type StoredStatus = ReadingStatus | OverrideRowStatus | PushedRowStatus;
+
+export interface LatestPerSeriesQuery {
+  /** Only readings observed in [since, until]. */
+  since: Date;
+  until: Date;
+  signal?: SignalName;
+  source?: string;
+  /** At most this many series (default 1000). */
+  limit?: number;
+}
 
 export interface StoredReading extends SignalReading {
   id: number;
@@ -181,6 +193,64 @@ export class SignalRepository implements SignalStore {
         desc(signalReadings.id),
       );
     return defined(rows.map(fromRow));
+  }
+
+  /**
+   * The newest reading of every (source, signal, subject) observed in [since, until], whatever
+   * its status, ordered by signal, subject and source.
+   */
+  async latestPerSeries(q: LatestPerSeriesQuery): Promise<StoredReading[]> {
+    const subjectKey = sql`coalesce(${subjectOf}, '')`;
+    const rows = await this.#db
+      .selectDistinctOn([signalReadings.signal, subjectKey, signalReadings.source])
+      .from(signalReadings)
+      .where(
+        and(
+          gte(signalReadings.observedAt, q.since),
+          lte(signalReadings.observedAt, q.until),
+          q.signal !== undefined ? eq(signalReadings.signal, q.signal) : undefined,
+          q.source !== undefined ? eq(signalReadings.source, q.source) : undefined,
+        ),
+      )
+      .orderBy(
+        signalReadings.signal,
+        subjectKey,
+        signalReadings.source,
+        desc(signalReadings.observedAt),
+        desc(signalReadings.id),
+      )
+      .limit(Math.min(Math.max(1, q.limit ?? 1000), 10_000));
+    return defined(rows.map(fromRow));
+  }
+
+  /**
+   * The newest reading of each signal with one of `statuses`, observed in [since, until]: one
+   * small indexed query per signal, for a cheap overview of how old each signal is.
+   */
+  async newestPerSignal(
+    since: Date,
+    until: Date,
+    statuses: readonly StoredStatus[] = [...USABLE_STATUSES, 'override', 'pushed'],
+  ): Promise<StoredReading[]> {
+    const rows = await Promise.all(
+      SIGNAL_NAMES.map(async (signal) => {
+        const [row] = await this.#db
+          .select()
+          .from(signalReadings)
+          .where(
+            and(
+              eq(signalReadings.signal, signal),
+              gte(signalReadings.observedAt, since),
+              lte(signalReadings.observedAt, until),
+              inArray(statusOf, [...statuses]),
+            ),
+          )
+          .orderBy(desc(signalReadings.observedAt), desc(signalReadings.id))
+          .limit(1);
+        return row ? fromRow(row) : undefined;
+      }),
+    );
+    return defined(rows);
   }
 
   /** Operator override rows (set and cleared) observed since `since`, newest first. */
