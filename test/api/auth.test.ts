@@ -99,13 +99,14 @@ describe('API authentication and roles', () => {
       whos.map((who) => [route, who, (allowed as readonly string[]).includes(who)] as const),
     );
     it.each(cases)('%s as %s (allowed: %s)', async (route, who, allowed) => {
-      const [method, path] = route.split(' ') as ['GET' | 'POST' | 'DELETE', string];
-      // Bodies are empty so an allowed write fails validation (or finds no such id) and changes nothing.
+      const [method, path] = route.split(' ') as ['GET' | 'POST' | 'PUT' | 'DELETE', string];
+      // Bodies are empty (a PUT's carries an unknown field) so an allowed write fails validation
+      // (or finds no such id) and changes nothing.
       const r = await app.inject({
         method,
         url: path.replace(':id', SAMPLE_ID),
         headers: headersOf(who),
-        ...(method === 'POST' ? { payload: {} } : {}),
+        ...(method === 'POST' ? { payload: {} } : method === 'PUT' ? { payload: { unknownField: 1 } } : {}),
       });
       if (allowed) {
         expect([401, 403]).not.toContain(r.statusCode);
@@ -383,6 +384,130 @@ describe('API authentication and roles', () => {
       expect(Number(second.items[0]!.id)).toBeLessThan(Number(first.items[1]!.id));
       for (const q of ['limit=0', 'limit=501', 'cursor=abc', 'actor=' + 'x'.repeat(201)])
         expect((await send(op, 'GET', `/api/v1/audit?${q}`)).statusCode).toBe(400);
+    });
+  });
+
+  it('gives the operator routes the roles docs/operator-api.md documents', () => {
+    const readers = ['operator', 'viewer'];
+    const documented: Record<string, readonly string[]> = {
+      'GET /api/v1/plans/:id': readers,
+      'GET /api/v1/status': readers,
+      'GET /api/v1/policy': readers,
+      'PUT /api/v1/policy': ['operator'],
+      'GET /api/v1/policy/versions': readers,
+      'POST /api/v1/overrides': ['operator'],
+      'GET /api/v1/overrides': readers,
+      'GET /api/v1/overrides/:id': readers,
+      'DELETE /api/v1/overrides/:id': ['operator'],
+      'GET /api/v1/actions': readers,
+      'GET /api/v1/signals': readers,
+      'POST /api/v1/prices': ['operator', 'energy-broker'],
+    };
+    expect(Object.fromEntries(Object.keys(documented).map((r) => [r, ACCESS[r]]))).toEqual(documented);
+    // bull-board: every method and path under /admin/queues, operators only, session cookie taken.
+    for (const [method, url] of [
+      ['GET', '/admin/queues'],
+      ['GET', '/admin/queues/static/*'],
+      ['PUT', '/admin/queues/api/queues/:queueName/pause'],
+    ])
+      expect(accessRule(method!, url!)).toEqual({ kind: 'roles', roles: ['operator'], session: true });
+    expect(accessRule('GET', '/admin/queuesx').kind).toBe('unmapped');
+  });
+
+  describe('webhooks per compute broker', () => {
+    it('keeps each compute broker to its own webhooks; operators act on all; viewers on none', async () => {
+      const other = await new BrokerRepository(db).create({ name: 'compute-d', kind: 'compute' });
+      const otherKey = await issueTestKey(db, 'compute-broker', other.id);
+      const r = await send(keys['compute-broker'], 'POST', '/api/v1/webhooks', {
+        url: 'https://compute-c.example/hooks',
+      });
+      expect(r.statusCode).toBe(201);
+      const { webhook, secret } = r.json() as { webhook: { id: string; brokerId: string }; secret: string };
+      expect(webhook.brokerId).toBe(compute.id);
+      expect(secret).toMatch(/^whsec_/);
+
+      const routes = [
+        ['GET', `/api/v1/webhooks/${webhook.id}`],
+        ['POST', `/api/v1/webhooks/${webhook.id}/test`],
+        ['DELETE', `/api/v1/webhooks/${webhook.id}`],
+      ] as const;
+      for (const [method, url] of routes) expect((await send(otherKey, method, url)).statusCode).toBe(404);
+      for (const [method, url] of routes) expect((await send(keys.viewer, method, url)).statusCode).toBe(403);
+      const listed = (await send(otherKey, 'GET', '/api/v1/webhooks')).json() as { items: unknown[] };
+      expect(listed.items).toEqual([]);
+
+      expect((await send(keys.operator, 'GET', `/api/v1/webhooks/${webhook.id}`)).statusCode).toBe(200);
+      expect((await send(keys.operator, 'DELETE', `/api/v1/webhooks/${webhook.id}`)).statusCode).toBe(200);
+      const audit = await new AuditRepository(db).list({ target: `webhook:${webhook.id}` });
+      expect(audit.items.map((e) => [e.action, e.actor])).toEqual([
+        ['webhook.delete', keys.operator.prefix],
+        ['webhook.create', keys['compute-broker'].prefix],
+      ]);
+    });
+  });
+
+  describe('compute orders per compute broker', () => {
+    const ORDER_ROLES: Record<string, readonly ApiKeyRole[]> = {
+      'GET /api/v1/capacity': ['operator', 'viewer', 'compute-broker'],
+      'POST /api/v1/quotes': ['compute-broker'],
+      'POST /api/v1/orders': ['compute-broker'],
+      'GET /api/v1/orders': ['operator', 'viewer', 'compute-broker'],
+      'GET /api/v1/orders/:id': ['operator', 'viewer', 'compute-broker'],
+      'DELETE /api/v1/orders/:id': ['operator', 'compute-broker'],
+      'GET /api/v1/orders/:id/usage': ['operator', 'viewer', 'compute-broker'],
+    };
+
+    it('admits the documented roles on every compute-broker route', () => {
+      for (const [route, roles] of Object.entries(ORDER_ROLES))
+        expect([route, ACCESS[route]]).toEqual([route, roles]);
+      const routes = registeredRouteKeys(app);
+      for (const route of Object.keys(ORDER_ROLES)) expect(routes).toContain(route);
+    });
+
+    it('keeps each compute broker to its own orders; viewers read all; operators cancel any', async () => {
+      const other = await new BrokerRepository(db).create({ name: 'compute-e', kind: 'compute' });
+      const otherKey = await issueTestKey(db, 'compute-broker', other.id);
+      const bid = {
+        gpuModels: ['H100-SXM-80GB'],
+        gpuCount: 8,
+        durationSeconds: 3600,
+        tier: 'interruptible',
+        maxUsdPerGpuHour: 1.5,
+        image: 'ghcr.io/acme/app:1',
+      };
+      const r = await app.inject({
+        method: 'POST',
+        url: '/api/v1/orders',
+        headers: { ...keys['compute-broker'].headers, 'idempotency-key': 'auth-matrix-1' },
+        payload: { ...bid },
+      });
+      expect(r.statusCode).toBe(201);
+      const order = r.json() as { id: string; brokerId: string };
+      expect(order.brokerId).toBe(compute.id);
+
+      const routes = [
+        ['GET', `/api/v1/orders/${order.id}`],
+        ['GET', `/api/v1/orders/${order.id}/usage`],
+        ['DELETE', `/api/v1/orders/${order.id}`],
+      ] as const;
+      for (const [method, url] of routes) expect((await send(otherKey, method, url)).statusCode).toBe(404);
+      for (const [method, url] of routes)
+        expect((await send(keys['energy-broker'], method, url)).statusCode).toBe(403);
+      expect((await send(keys.viewer, 'GET', `/api/v1/orders/${order.id}`)).statusCode).toBe(200);
+      expect((await send(keys.viewer, 'DELETE', `/api/v1/orders/${order.id}`)).statusCode).toBe(403);
+      const listed = (await send(otherKey, 'GET', '/api/v1/orders')).json() as { items: unknown[] };
+      expect(listed.items).toEqual([]);
+      // An operator's key acts for no broker: it places no orders.
+      expect((await send(keys.operator, 'POST', '/api/v1/orders', bid)).statusCode).toBe(403);
+
+      const cancelled = await send(keys.operator, 'DELETE', `/api/v1/orders/${order.id}`);
+      expect(cancelled.statusCode).toBe(200);
+      expect(cancelled.json()).toMatchObject({ state: 'cancelled' });
+      const audit = await new AuditRepository(db).list({ target: `order:${order.id}` });
+      expect(audit.items.map((e) => [e.action, e.actor])).toEqual([
+        ['order.cancel', keys.operator.prefix],
+        ['order.create', keys['compute-broker'].prefix],
+      ]);
     });
   });
 

@@ -2,7 +2,8 @@
 //   - a route that is public in access.ts passes;
 //   - a route with no rule in access.ts is refused to everyone (403);
 //   - otherwise the request needs `Authorization: Bearer <key>` (else 401 with WWW-Authenticate),
-//     a valid, active key (else 401), and a role the rule allows (else 403).
+//     a valid, active key (else 401), and a role the rule allows (else 403); under bull-board's
+//     /admin/queues the admin session cookie may stand in for the header (bull-board.ts).
 // The verified key is `request.principal`. Requests that match no route are left to the
 // not-found handler (404). Keys are checked through a short cache: see key-verifier.ts for how
 // long a revocation takes to reach every API process.
@@ -28,6 +29,17 @@ export interface AuthOptions {
   cacheTtlMs?: number | undefined;
   /** How often last_used_at is written per key, at most (default 1 min). */
   touchIntervalMs?: number | undefined;
+  /**
+   * Session cookies, for the routes access.ts marks `session` (bull-board under /admin/queues):
+   * a request to one without an Authorization header is checked against its cookie instead.
+   */
+  sessions?: SessionAuth | undefined;
+}
+
+/** Resolves a request's session cookie (bull-board.ts, AdminSessions). */
+export interface SessionAuth {
+  /** The cookie's principal: undefined when the request carries none, null when it is not valid. */
+  principal(req: FastifyRequest): Promise<Principal | null | undefined>;
 }
 
 const TYPE_BASE = 'https://switchyard.io/problems/';
@@ -108,10 +120,11 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions = {}): KeyV
       return forbidden(req, reply, 'no access rule covers this route');
     }
     const token = bearerToken(req.headers.authorization);
-    if (token === null) return unauthorized(req, reply, false);
-    let principal: Principal | null;
+    const sessions = token === null && rule.session === true ? opts.sessions : undefined;
+    if (token === null && !sessions) return unauthorized(req, reply, false);
+    let principal: Principal | null | undefined;
     try {
-      principal = await verifier.verify(token);
+      principal = sessions ? await sessions.principal(req) : await verifier.verify(token!);
     } catch (err) {
       req.log.warn({ err }, 'API keys could not be read');
       reply.header('retry-after', '1');
@@ -123,6 +136,7 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions = {}): KeyV
         instance: req.url,
       });
     }
+    if (principal === undefined) return unauthorized(req, reply, false);
     if (!principal) return unauthorized(req, reply, true);
     req.principal = principal;
     if (!rule.roles.includes(principal.role))

@@ -3,6 +3,7 @@ export { startApi, loadFarmFile, FarmFileError, type RunningApi } from './server
 export { HttpProblem, PROBLEM_CONTENT_TYPE, type Problem } from './problem.ts';
 export {
   ACCESS,
+  OPERATOR_PREFIXES,
   PUBLIC_PREFIXES,
   PUBLIC_ROUTES,
   accessRule,
@@ -21,3 +22,25 @@ export {
 export { TOKEN_NOTICE } from './routes/keys.ts';
 export type { StartApiOptions } from './server.ts';
 export { ensureOperatorKey } from './bootstrap-key.ts';
+export {
+  connectRateLimitRedis,
+  hardeningConfigFromEnv,
+  registerHardening,
+  DEFAULT_LOAD_SHEDDING,
+  DEFAULT_RATE_LIMITS,
+  DEFAULT_ROUTE_BODY_LIMIT,
+  type HardeningConfig,
+  type HardeningOptions,
+  type LoadSheddingConfig,
+  type RateLimitConfig,
+} from './hardening.ts';
+export { apiLogger, redactValue, redactUrlForLog } from './redact.ts';
+export {
+  AdminSessions,
+  ADMIN_COOKIE,
+  ADMIN_LOGIN_PATH,
+  ADMIN_QUEUES_PATH,
+  ADMIN_SESSION_PATH,
+  DEFAULT_ADMIN_SESSION_SECONDS,
+  type AdminDeps,
+} from './bull-board.ts';

@@ -28,12 +28,28 @@ const TAGS = [
   { name: 'health', description: 'Liveness and readiness probes.' },
   { name: 'farm', description: 'The farm inventory.' },
   { name: 'plans', description: "The controller's plans and the reason for every change." },
+  { name: 'status', description: 'The farm at a glance (docs/operator-api.md).' },
+  { name: 'policy', description: "The site's allocation policy and its versions." },
+  { name: 'overrides', description: 'Operators pin a fleet or a GPU pool to a mode for a while.' },
+  { name: 'actions', description: 'The steps that carry plans out, and their outcomes.' },
+  { name: 'signals', description: 'Market and weather signal readings and how old they are.' },
+  { name: 'prices', description: "Energy brokers' price curves, a source of the energy price signal." },
   {
     name: 'dispatches',
     description: 'Grid dispatches: cap or curtail a site for a while (docs/dispatches.md).',
   },
+  {
+    name: 'orders',
+    description:
+      'Compute brokers: GPU capacity and prices, quotes, orders with their history, cancellation and usage (docs/orders.md).',
+  },
   { name: 'brokers', description: 'Brokers: the tenants that compute and energy broker keys belong to.' },
   { name: 'keys', description: 'API keys: create (the token is shown once), list, revoke, rotate.' },
+  {
+    name: 'webhooks',
+    description:
+      "Compute brokers' webhooks: signed deliveries of order state changes and preemption notices (docs/webhooks.md).",
+  },
   { name: 'audit', description: 'The audit log: one entry for every write.' },
 ];
 

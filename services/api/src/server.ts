@@ -4,11 +4,18 @@ import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { farmResources, formatIssue, parseFarmYaml, type Farm } from '@switchyard/domain';
 import { InventoryRepository, migrateDatabase, openDatabase, type DatabaseHandle } from '@switchyard/db';
-import { checkEvictionPolicy, connectRedis, publishControlEvent } from '@switchyard/queue';
+import { checkEvictionPolicy, connectRedis, createQueues, publishControlEvent } from '@switchyard/queue';
 import type { ApiEnv } from '@switchyard/config';
+import { createWebhookOutbox } from '@switchyard/brokers';
 import { redactUrl, type Logger } from '@switchyard/telemetry';
 import { buildApp } from './app.ts';
 import { ensureOperatorKey } from './bootstrap-key.ts';
+import {
+  connectRateLimitRedis,
+  hardenServer,
+  hardeningConfigFromEnv,
+  type HardeningConfig,
+} from './hardening.ts';
 import type { FarmView } from './routes/farm.ts';
 
 export class FarmFileError extends Error {
@@ -53,6 +60,8 @@ export interface StartApiOptions {
    * embedded PGlite, which no other process can reach to create the first key.
    */
   bootstrapOperatorKey?: boolean;
+  /** Rate limits and load shedding; default: from the environment (hardeningConfigFromEnv). */
+  hardening?: HardeningConfig;
 }
 
 export async function startApi(env: ApiEnv, logger: Logger, opts: StartApiOptions = {}): Promise<RunningApi> {
@@ -63,6 +72,7 @@ export async function startApi(env: ApiEnv, logger: Logger, opts: StartApiOption
     }
   };
   try {
+    const hardening = opts.hardening ?? hardeningConfigFromEnv(process.env);
     const farm = await loadFarmFile(env.FARM_FILE);
     const db: DatabaseHandle = await openDatabase({ url: env.DATABASE_URL, pgliteDataDir: env.PGLITE_DIR });
     cleanups.push(() => db.close());
@@ -94,17 +104,34 @@ export async function startApi(env: ApiEnv, logger: Logger, opts: StartApiOption
     const redis: Redis = await connectRedis(env.REDIS_URL, 'check');
     cleanups.push(() => redis.quit());
     await checkEvictionPolicy(redis, env.REDIS_EVICTION_CHECK, (m) => logger.warn(m));
+    // bull-board's view of the queues (read-only), over the same connection.
+    const boardQueues = createQueues(redis);
+    cleanups.push(() => boardQueues.close());
+    // Order changes and webhook test pings become signed deliveries through the same queues.
+    const outbox = createWebhookOutbox(db.db, boardQueues, { logger });
+    // The rate limiter's own connection: it fails fast, so a slow Redis never holds a request.
+    const limiterRedis = hardening.rateLimit ? await connectRateLimitRedis(env.REDIS_URL) : undefined;
+    if (limiterRedis) cleanups.push(async () => limiterRedis.disconnect());
 
     const app = await buildApp({
       logger,
       getFarm: () => view,
       db: db.db,
       publishEvent: (event) => publishControlEvent(redis, event),
+      webhookOutbox: outbox,
+      brokerEvents: outbox.publish,
+      admin: { queues: Object.values(boardQueues.queues), redis },
       readiness: [
         { name: 'database', check: () => db.ping() },
         { name: 'redis', check: async () => void (await redis.ping()) },
       ],
+      hardening: {
+        rateLimit:
+          hardening.rateLimit && limiterRedis ? { ...hardening.rateLimit, redis: limiterRedis } : false,
+        loadShedding: hardening.loadShedding,
+      },
     });
+    hardenServer(app.server);
     cleanups.push(() => app.close());
     const url = await app.listen({ port: env.PORT, host: env.HOST });
     let closing: Promise<void> | undefined;

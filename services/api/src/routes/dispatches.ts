@@ -6,7 +6,7 @@
 // Operators send, see and cancel any dispatch; an energy broker's key sends dispatches for its
 // broker and sees and cancels only those (another broker's answer 404, as if they did not exist).
 // Creating and cancelling are recorded in the audit log in the same transaction.
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import {
   AuditRepository,
   DispatchRepository,
@@ -21,6 +21,7 @@ import { HttpProblem } from '../problem.ts';
 import { principalOf } from '../auth.ts';
 import { auditEntry } from '../audit.ts';
 import type { FarmView } from './farm.ts';
+import { notify as notifyBounded, siteOf as siteOfFarm } from './operator-support.ts';
 import { ISO_TIME_PATTERN, useTypeBox } from '../schemas/common.ts';
 import {
   cancelDispatchSchema,
@@ -36,7 +37,6 @@ export { MAX_DISPATCH_KW, MAX_DISPATCH_SECONDS, MIN_DISPATCH_SECONDS };
 /** Fleet observations older than this do not count toward a curtail-by's baseline. */
 export const DEFAULT_BASELINE_MAX_AGE_MS = 5 * 60_000;
 /** How long a create or cancel waits for the control event to be published. */
-const PUBLISH_TIMEOUT_MS = 1000;
 
 export interface DispatchRouteOptions {
   db: Database;
@@ -121,43 +121,9 @@ export const dispatchRoutes: FastifyPluginAsync<DispatchRouteOptions> = async (a
   const baselineMaxAgeMs = opts.baselineMaxAgeMs ?? DEFAULT_BASELINE_MAX_AGE_MS;
   const location = (id: string) => `${app.prefix}/dispatches/${id}`;
 
-  const siteOf = (value: unknown) => {
-    const farm = opts.getFarm().farm;
-    const names = farm.sites.map((s) => s.metadata.name);
-    if (value === undefined || value === null) {
-      if (names.length === 1) return farm.sites[0]!;
-      throw invalid('site', `is required: the farm has ${names.length} sites (${names.join(', ')})`);
-    }
-    const site = typeof value === 'string' ? farm.sites.find((s) => s.metadata.name === value) : undefined;
-    if (!site) throw invalid('site', `must be a site of the farm (${names.join(', ') || 'none'})`);
-    return site;
-  };
-
-  /** Publishes, bounded in time; a failure is logged and reported as not notified. */
-  const notify = async (event: ControlEvent, log: { warn: (o: object, m: string) => void }) => {
-    if (!opts.publishEvent) return false;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        opts.publishEvent(event),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${PUBLISH_TIMEOUT_MS} ms`)),
-            PUBLISH_TIMEOUT_MS,
-          );
-        }),
-      ]);
-      return true;
-    } catch (err) {
-      log.warn(
-        { err, event },
-        'control event not published; the controller will see the change on its next interval',
-      );
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const siteOf = (value: unknown) => siteOfFarm(opts.getFarm().farm, value, { required: true });
+  const notify = (event: ControlEvent, log: FastifyBaseLogger) =>
+    notifyBounded(opts.publishEvent, event, log);
 
   /** Stores a dispatch with its audit entry. */
   const createAudited = (req: FastifyRequest, input: CreateDispatchInput) =>

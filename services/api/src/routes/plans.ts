@@ -8,6 +8,8 @@ import {
   TARGET_KINDS,
   type Database,
   type PlanSolver,
+  type StorablePlan,
+  type StoredPlan,
   type TargetKind,
 } from '@switchyard/db';
 import { HttpProblem } from '../problem.ts';
@@ -122,19 +124,60 @@ export const planRoutes: FastifyPluginAsync<{ db: Database; defaultSite: string 
       const { site = opts.defaultSite } = req.query;
       const latest = await repo.latest(site);
       if (!latest) throw new HttpProblem(404, 'not-found', 'Not found', `no plan yet for site ${site}`);
-      const plan = latest.plan as { warnings?: string[]; economics?: PlanEconomics };
-      return {
-        id: latest.id,
-        createdAt: latest.createdAt.toISOString(),
-        site: latest.site,
-        epoch: latest.epoch,
-        status: latest.status,
-        // Columns the database constrains to these values.
-        solver: latest.solver as PlanSolver,
-        economics: plan.economics,
-        warnings: plan.warnings ?? [],
-        changes: latest.changes.map((c) => ({ ...c, targetKind: c.targetKind as TargetKind })),
-      };
+      return planJson(latest);
+    },
+  );
+
+  app.get(
+    '/plans/:id',
+    {
+      schema: {
+        operationId: 'getPlan',
+        summary: 'One plan, every change with its reason',
+        description: 'Its actions and their outcomes: GET /actions?plan={id}.',
+        tags: ['plans'],
+        params: Type.Object(
+          {
+            id: Type.String({
+              pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+              minLength: 36,
+              maxLength: 36,
+              description: "The plan's id.",
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            ...LatestPlan.properties,
+            intervalStart: DateTime('The start of the interval the plan is for.'),
+          }),
+          400: problemResponse(VALIDATION_PROBLEM),
+          404: problemResponse('No such plan.'),
+        },
+      },
+    },
+    async (req) => {
+      const stored = await repo.get(req.params.id);
+      if (!stored) throw new HttpProblem(404, 'not-found', 'Not found', `no plan ${req.params.id}`);
+      return { ...planJson(stored), intervalStart: stored.intervalStart.toISOString() };
     },
   );
 };
+
+/** A stored plan as GET /plans/latest and GET /plans/{id} answer it. */
+function planJson(stored: StoredPlan<StorablePlan>) {
+  const plan = stored.plan as unknown as { warnings?: string[]; economics?: PlanEconomics };
+  return {
+    id: stored.id,
+    createdAt: stored.createdAt.toISOString(),
+    site: stored.site,
+    epoch: stored.epoch,
+    status: stored.status,
+    // Columns the database constrains to these values.
+    solver: stored.solver as PlanSolver,
+    economics: plan.economics,
+    warnings: plan.warnings ?? [],
+    changes: stored.changes.map((c) => ({ ...c, targetKind: c.targetKind as TargetKind })),
+  };
+}
