@@ -17,6 +17,7 @@ import {
   type GridDispatch,
   type InFlightCommands,
   type MipSolver,
+  type Override,
   type Plan,
   type PlanInput,
   type PlanMemory,
@@ -25,10 +26,20 @@ import {
 import { pollTargets, type MinerTelemetry, type PollResult, type PollTarget } from '@switchyard/miners';
 import { enqueuePhase, type CatalogJob, type FlowProducer, type PhaseSummary } from '@switchyard/queue';
 import type { SignalHub } from '@switchyard/signals';
+import {
+  dueTransitions,
+  plannerOrders,
+  planTransitions,
+  type ActiveOrder,
+  type BrokerEvent,
+  type BrokerEventSink,
+  type OrderTransition,
+} from '@switchyard/brokers';
 import type { QueueEvents } from '@switchyard/queue';
 import type { ControlPorts, CycleTrigger } from './control-loop.ts';
 import type { ClusterDriver, GpuNodeState } from '@switchyard/cluster';
 import { ActionLog, type ActionLogOptions } from './action-log.ts';
+import { withPolicy } from './order-store.ts';
 import { poolObservationFromNodes, poolStateFromNodes, poolStepJobs } from './gpu-steps.ts';
 import {
   deviceBatches,
@@ -50,11 +61,26 @@ export interface ControllerInput {
   inFlight: InFlightCommands;
   /** What started the cycle: a grid dispatch is planned by the greedy solver, at once. */
   trigger?: CycleTrigger;
+  /** The active orders the plan is made from (after the ones whose time was up ended). */
+  activeOrders?: ActiveOrder[];
+}
+
+/** Where the controller reads the active orders and records what plans do to them. */
+export interface ControllerOrders {
+  /** Pending, admitted, running and preempting orders, oldest first. */
+  active(): Promise<ActiveOrder[]>;
+  /**
+   * Records one transition and returns what to tell the broker; null when the order had moved on
+   * meanwhile (nothing written).
+   */
+  apply(t: OrderTransition): Promise<BrokerEvent[] | null>;
 }
 
 export interface ControllerSequence {
   sequence: Sequence;
   miners: Record<string, FleetMiners>;
+  /** Planned under a grid dispatch: orders taken back are drained at once, notice or not. */
+  forced?: boolean;
 }
 
 /** A poller reading the given targets; its `onTelemetry` must feed `ports.recordTelemetry`. */
@@ -93,6 +119,22 @@ export interface ControllerPortsOptions {
   cluster?: ClusterDriver | undefined;
   /** Grid dispatches in force (default none). */
   dispatches?: () => GridDispatch[];
+  /** Compute orders: the planner's candidates and commitments (default none). */
+  orders?: ControllerOrders | undefined;
+  /**
+   * The newest allocation policy set through the API (default none: the farm file's). An
+   * unreadable one keeps the last one read.
+   */
+  policy?: (() => Promise<Record<string, unknown> | undefined>) | undefined;
+  /** Operators' overrides in force or to come (default none). */
+  overrides?: (() => Promise<Override[]>) | undefined;
+  /**
+   * How long before a preemption's notice period starts the broker is told (default 15 s): the
+   * notice goes out first, so it has reached the broker when the period begins.
+   */
+  noticeLeadMs?: number;
+  /** Told of every order transition recorded (the webhook outbox). */
+  brokerEvents?: BrokerEventSink | undefined;
   gpuModel?: string;
   /** A poll older than this counts every miner stale (default 60 s). */
   staleAfterMs?: number;
@@ -217,6 +259,59 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
   let memory: PlanMemory | undefined;
   let memoryLoaded = false;
   const log = new ActionLog(o.actionLog);
+  const dispatchInForce = (p: PlanInput) => p.dispatches.some((d) => d.startsAt <= p.now && p.now < d.endsAt);
+  const gpusPerNode: Record<string, number> = {};
+  for (const p of o.farm.pools) gpusPerNode[p.metadata.name] = p.spec.gpusPerNode;
+
+  /** Records transitions one by one; an order that moved on meanwhile is left to the next cycle. */
+  async function applyOrderTransitions(ts: OrderTransition[]): Promise<Set<string>> {
+    const moved = new Set<string>();
+    for (const t of ts) {
+      try {
+        const events = await o.orders?.apply(t);
+        if (!events) continue;
+        moved.add(t.orderId);
+        for (const e of events) await o.brokerEvents?.(e);
+      } catch (e) {
+        warn(`order ${t.orderId}: ${t.from} → ${t.to} not recorded: ${(e as Error).message}`);
+      }
+    }
+    return moved;
+  }
+
+  /** The active orders, after ending those whose time is up. Unreadable: none (warned). */
+  async function currentOrders(at: Date): Promise<ActiveOrder[]> {
+    if (!o.orders) return [];
+    try {
+      const orders = await o.orders.active();
+      const ended = await applyOrderTransitions(dueTransitions(orders, at));
+      return orders.filter((x) => !ended.has(x.id));
+    } catch (e) {
+      warn(`could not read the orders: ${(e as Error).message}`);
+      return [];
+    }
+  }
+
+  let policyFarm = o.farm;
+  async function currentFarm(): Promise<Farm> {
+    if (!o.policy) return o.farm;
+    try {
+      policyFarm = withPolicy(o.farm, o.site, await o.policy());
+    } catch (e) {
+      warn(`could not read the allocation policy; keeping the last one: ${(e as Error).message}`);
+    }
+    return policyFarm;
+  }
+
+  async function currentOverrides(): Promise<Override[]> {
+    if (!o.overrides) return [];
+    try {
+      return await o.overrides();
+    } catch (e) {
+      warn(`could not read the overrides: ${(e as Error).message}`);
+      return [];
+    }
+  }
   let last: { result: PollResult; at: Date } | undefined;
   let polling: Promise<PollResult> | undefined;
   const sitePools = o.farm.pools.filter((p) => p.spec.site === o.site);
@@ -282,13 +377,22 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
       },
     }));
 
-  function poolJobs(step: PoolStep, planId: string, epoch: number, takenNodes: Set<string>): CatalogJob[] {
+  function poolJobs(
+    step: PoolStep,
+    planId: string,
+    epoch: number,
+    takenNodes: Set<string>,
+    forcedPreemption: boolean,
+  ): CatalogJob[] {
     if (!o.cluster || nodes === null) {
       warn(`step ${step.id}: no GPU node listing (no cluster driver, or it could not be read); skipped`);
       return [];
     }
-    if (step.preempt.length > 0 || step.startOrders.length > 0) {
-      warn(`step ${step.id}: order preemptions and starts are not carried out in standalone mode; skipped`);
+    if (step.preempt.length > 0 && !forcedPreemption) {
+      // The brokers were told just now (persist); the nodes wait for the notice period, and the
+      // orders keep them until it ends (a preempting order is planned as a reserved one). Under
+      // a grid dispatch they go at once.
+      warn(`step ${step.id}: ${step.preempt.length} order(s) under notice; their nodes wait for it`);
       return [];
     }
     const pj = poolStepJobs(step, nodes, { planId, epoch, taken: takenNodes });
@@ -394,17 +498,22 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
         memory = stored?.plan.memory ?? memory;
         memoryLoaded = true;
       }
+      const activeOrders = await currentOrders(at);
       const input: PlanInput = {
-        farm: o.farm,
+        farm: await currentFarm(),
         site: o.site,
         observed: { fleets: observed, pools: observedPools },
         signals: plannerSignalsFromHub(o.hub.current(at), o.site, o.gpuModel),
-        orders: [],
+        orders: plannerOrders(activeOrders),
         dispatches: o.dispatches?.() ?? [],
+        overrides: await currentOverrides(),
         now: at.getTime(),
         previous: memory,
       };
-      return { at, input: { plan: input, state, miners, inFlight: log.inFlight(), trigger } };
+      return {
+        at,
+        input: { plan: input, state, miners, inFlight: log.inFlight(), trigger, activeOrders },
+      };
     },
 
     // A grid dispatch is answered by the greedy merit order (milliseconds, within about 1 % of the
@@ -424,12 +533,22 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
       });
       memory = p.memory;
       memoryLoaded = true;
+      if (input.activeOrders?.length)
+        await applyOrderTransitions(
+          planTransitions(p, input.activeOrders, {
+            now: now(),
+            gpusPerNode,
+            pools: input.plan.observed.pools,
+            noticeLeadMs: o.noticeLeadMs ?? 15_000,
+            forced: dispatchInForce(input.plan),
+          }),
+        );
       return id;
     },
 
     sequence(p, input, planId) {
       const sequence = sequencePlan({
-        farm: o.farm,
+        farm: input.plan.farm,
         site: o.site,
         plan: p,
         planId,
@@ -442,10 +561,10 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
         ambientC: freshAmbient(input.plan, o.site),
       });
       for (const w of sequence.warnings) warn(w);
-      return { sequence, miners: input.miners };
+      return { sequence, miners: input.miners, forced: dispatchInForce(input.plan) };
     },
 
-    async dispatch({ sequence, miners }, planId, epoch, stillLeader, signal) {
+    async dispatch({ sequence, miners, forced }, planId, epoch, stillLeader, signal) {
       const taken = new Map<string, Set<string>>();
       const takenNodes = new Set<string>();
       let lastAddStart: number | undefined;
@@ -465,7 +584,7 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
             const r = fleetStepJobs(step, miners, taken, planId, epoch);
             jobs.push(...r.jobs);
             if (r.sent) sent.push(r.sent);
-          } else jobs.push(...poolJobs(step, planId, epoch, takenNodes));
+          } else jobs.push(...poolJobs(step, planId, epoch, takenNodes, forced === true));
         }
         if (jobs.length === 0) {
           record('skipped', 0);

@@ -7,12 +7,13 @@
 // dispatch is in force, the dispatch's performance record (metered site load against the cap).
 // A grid dispatch arrives as an event on Redis and starts a cycle at once, planned from the last
 // poll.
-import type { Farm, GridDispatch, MinerDriverName, Plan } from '@switchyard/domain';
+import type { Farm, GridDispatch, MinerDriverName, Override, Plan } from '@switchyard/domain';
 import {
   DispatchRepository,
   migrateDatabase,
   openDatabase,
   PlanRepository,
+  type Database,
   type DatabaseHandle,
 } from '@switchyard/db';
 import {
@@ -26,7 +27,9 @@ import {
 import {
   connectRedis,
   createFlowProducer,
+  createQueues,
   DEFAULT_PREFIX,
+  type JobQueues,
   JOB_CATALOG,
   RedisLeaderLease,
 } from '@switchyard/queue';
@@ -36,8 +39,12 @@ import { QueueEvents, subscribeControlEvents } from '@switchyard/queue';
 import type { PollResult } from '@switchyard/miners';
 import type { ClusterDriver, GpuNodeState } from '@switchyard/cluster';
 import { ControlLoop, type CycleRecord, type CycleTrigger } from './control-loop.ts';
+import { databaseOrders, databaseOverrides, databasePolicy } from './order-store.ts';
+import { createWebhookOutbox, type BrokerEventSink } from '@switchyard/brokers';
 import {
   createControllerPorts,
+  type ControllerOrders,
+  type ControllerPortsOptions,
   type ControllerInput,
   type ControllerSequence,
   type PhaseRecord,
@@ -81,6 +88,21 @@ export interface ControllerServiceOptions {
   pollEveryMs?: number;
   /** Grid dispatches: where they are stored and their performance is recorded (default: the database's). */
   dispatches?: DispatchSource;
+  /**
+   * Compute orders: read and moved by the plans (default: the database's orders; `null` for none).
+   */
+  orders?: ControllerOrders | null;
+  /** The allocation policy set through the API (default: the database's; `null`: the farm file's). */
+  policy?: (() => Promise<Record<string, unknown> | undefined>) | null;
+  /** Operators' overrides in force or to come (default: the database's; `null` for none). */
+  overrides?: (() => Promise<Override[]>) | null;
+  /**
+   * Told of every order transition recorded (default: the webhook outbox on this database and
+   * Redis; `null` for none).
+   */
+  brokerEvents?: BrokerEventSink | null;
+  /** See ControllerPortsOptions.noticeLeadMs (default 15 s). */
+  noticeLeadMs?: number;
   /** Listen for control events (grid dispatches, inventory changes) on Redis (default true). */
   listenForEvents?: boolean;
   /** A price (energy or hashprice) moving by this fraction since the last plan triggers a cycle (default 0.2). */
@@ -121,6 +143,28 @@ export interface RunningController {
   close(): Promise<void>;
 }
 
+/** Orders, overrides and the broker-event sink: the options', else the database's and the outbox. */
+function brokerPorts(
+  o: ControllerServiceOptions,
+  db: Database,
+  queues: JobQueues,
+): Pick<ControllerPortsOptions, 'orders' | 'overrides' | 'policy' | 'brokerEvents' | 'noticeLeadMs'> {
+  const sitePools = o.farm.pools.filter((p) => p.spec.site === o.site).map((p) => p.metadata.name);
+  const warn = o.onWarning ?? (() => undefined);
+  return {
+    ...(o.noticeLeadMs !== undefined && { noticeLeadMs: o.noticeLeadMs }),
+    orders: o.orders === undefined ? databaseOrders(db, sitePools) : (o.orders ?? undefined),
+    overrides: o.overrides === undefined ? databaseOverrides(db, o.site) : (o.overrides ?? undefined),
+    policy: o.policy === undefined ? databasePolicy(db, o.site) : (o.policy ?? undefined),
+    brokerEvents:
+      o.brokerEvents === undefined
+        ? createWebhookOutbox(db, queues, {
+            logger: { warn: (obj, msg) => warn(`${msg} ${JSON.stringify(obj)}`) },
+          }).publish
+        : (o.brokerEvents ?? undefined),
+  };
+}
+
 export async function startControllerService(o: ControllerServiceOptions): Promise<RunningController> {
   const prefix = o.prefix ?? DEFAULT_PREFIX;
   const mapHost = o.mapHost ?? ((h: string) => h);
@@ -137,6 +181,9 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
     closers.push(async () => redis.disconnect());
     const flowProducer = createFlowProducer(redis, { prefix });
     closers.push(() => flowProducer.close());
+    // Order transitions tell the brokers through their webhooks (the worker delivers them).
+    const jobQueues = createQueues(redis, { prefix });
+    closers.push(() => jobQueues.close());
     // QueueEvents blocks on a stream read: its own connection, which waits for Redis.
     const eventsRedis = await connectRedis(o.redisUrl, 'worker');
     closers.push(async () => eventsRedis.disconnect());
@@ -185,6 +232,7 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
       poller,
       hub: o.signals,
       dispatches: () => active,
+      ...brokerPorts(o, db.db, jobQueues),
       cluster: o.cluster,
       solver,
       plans,

@@ -3,7 +3,14 @@
 import { startControllerService } from '@switchyard/controller';
 import { toSimHost } from '@switchyard/simulator';
 import { parseHistoryCsv } from '@switchyard/domain';
-import { buildSignalHub, ReplaySource, SignalHub, signalsConfigFromEnv } from '@switchyard/signals';
+import {
+  buildSignalHub,
+  ReplaySource,
+  SignalHub,
+  signalsConfigFromEnv,
+  type StoredPriceSourceOptions,
+} from '@switchyard/signals';
+import { openDatabase } from '@switchyard/db';
 import { createLogger } from '@switchyard/telemetry';
 import { SimulatorClusterDriver } from '@switchyard/cluster';
 import { FACTORY_CREDENTIALS } from '@switchyard/miners';
@@ -47,12 +54,17 @@ export const controllerCommand: Command = async (args, ctx) => {
     throw new UsageError(`site ${site ?? '(none)'} is not in ${farmFile}`);
   const logger = createLogger({ level: ctx.env.LOG_LEVEL ?? 'info', name: 'switchyard-controller' });
 
+  const prices = await pushedPrices(speed, ctx.env.DATABASE_URL, site);
   const hub = await signalHub(
     values['replay-speed'] === undefined ? undefined : speed,
     values['replay-file'],
     ctx,
+    prices.options,
   );
-  if (!hub) return 1;
+  if (!hub) {
+    await prices.close();
+    return 1;
+  }
   await hub.refresh().catch(() => undefined);
   hub.start(Math.min(intervalS * 1000, 60_000));
 
@@ -93,16 +105,36 @@ export const controllerCommand: Command = async (args, ctx) => {
   });
   await controller.close();
   await hub.close();
+  await prices.close();
   return 0;
 };
 
-/** Prices replayed from a history file (with --replay-speed), else the sources SIGNAL_* configures. */
+/**
+ * The API's database, where the energy prices brokers push through the API (POST /prices) are
+ * kept, for the hub to read; none when prices are replayed or there is no shared database.
+ */
+async function pushedPrices(
+  speed: number | undefined,
+  databaseUrl: string | undefined,
+  site: string,
+): Promise<{ options?: StoredPriceSourceOptions; close: () => Promise<void> }> {
+  if (speed !== undefined || !databaseUrl) return { close: async () => {} };
+  const db = await openDatabase({ url: databaseUrl, poolMax: 2, applicationName: 'switchyard-signals' });
+  return { options: { db: db.db, site }, close: () => db.close() };
+}
+
+/**
+ * Prices replayed from a history file (with --replay-speed), else the sources SIGNAL_* configures
+ * and, given the API's database, the energy prices pushed through the API.
+ */
 async function signalHub(
   speed: number | undefined,
   replayFile: string | undefined,
   ctx: Parameters<Command>[1],
+  storedPrices?: StoredPriceSourceOptions,
 ): Promise<SignalHub | null> {
-  if (speed === undefined) return buildSignalHub(signalsConfigFromEnv(ctx.env)).hub;
+  if (speed === undefined)
+    return buildSignalHub(signalsConfigFromEnv(ctx.env), storedPrices ? { storedPrices } : {}).hub;
   const file = replayFile ?? 'examples/history-synthetic.csv';
   const text = await readText(file, ctx);
   if (text === null) return null;

@@ -7,7 +7,7 @@ import { parseHistoryCsv } from '@switchyard/domain';
 import type { DatabaseHandle } from '@switchyard/db';
 import { startControllerService } from '@switchyard/controller';
 import { startSimulator, toSimHost } from '@switchyard/simulator';
-import { ReplaySource, SignalHub } from '@switchyard/signals';
+import { ReplaySource, SignalHub, StoredPriceSource } from '@switchyard/signals';
 import { startWorkerService } from '@switchyard/worker';
 import { FACTORY_CREDENTIALS } from '@switchyard/miners';
 import { SimulatorClusterDriver } from '@switchyard/cluster';
@@ -69,6 +69,8 @@ export async function startFarmRun(o: FarmRunOptions): Promise<RunningFarm> {
     const gpuModels = o.farm.pools.map((p) => p.spec.gpuModel);
     const hub = new SignalHub({
       sources: [
+        // Energy prices pushed through the API (POST /prices) win while they cover the moment.
+        { source: new StoredPriceSource({ db: o.db.db, site: o.farm.sites[0]?.metadata.name ?? '' }) },
         {
           source: new ReplaySource({ rows: parsed.history.rows, speed: o.replaySpeed, gpuModels }),
           trusted: true,
@@ -97,6 +99,10 @@ export async function startFarmRun(o: FarmRunOptions): Promise<RunningFarm> {
       // kube.action sets the simulated GPU nodes' modes through the simulator's API.
       simUrl: sim.url,
       handleSignals: false,
+      // Webhook deliveries read their webhook from the shared database; a demo's receiver may
+      // run on this machine.
+      db: o.db,
+      webhookTargets: { allowLoopback: true },
       // The simulated firmware accepts each family's factory credentials, whatever Secret the
       // farm file names.
       resolveCredentials: async (_ref, driver) => FACTORY_CREDENTIALS[driver],
