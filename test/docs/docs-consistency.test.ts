@@ -5,9 +5,14 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ALL_ENV_SCHEMAS as SERVICE_ENV_SCHEMAS } from '@switchyard/config';
 import { signalsEnvSchema } from '@switchyard/signals';
+import { hardeningEnvSchema } from '@switchyard/api';
 
 // Every environment schema in the system, the signal sources' included.
-const ALL_ENV_SCHEMAS = { ...SERVICE_ENV_SCHEMAS, signals: signalsEnvSchema };
+const ALL_ENV_SCHEMAS = {
+  ...SERVICE_ENV_SCHEMAS,
+  signals: signalsEnvSchema,
+  apiHardening: hardeningEnvSchema,
+};
 import { RESOURCE_SCHEMAS } from '@switchyard/domain';
 
 const readme = readFileSync('README.md', 'utf8');

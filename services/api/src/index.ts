@@ -25,6 +25,7 @@ export { ensureOperatorKey } from './bootstrap-key.ts';
 export {
   connectRateLimitRedis,
   hardeningConfigFromEnv,
+  hardeningEnvSchema,
   registerHardening,
   DEFAULT_LOAD_SHEDDING,
   DEFAULT_RATE_LIMITS,
