@@ -5,6 +5,7 @@ import { toSimHost } from '@switchyard/simulator';
 import { parseHistoryCsv } from '@switchyard/domain';
 import {
   buildSignalHub,
+  SignalRepository,
   ReplaySource,
   SignalHub,
   signalsConfigFromEnv,
@@ -134,7 +135,12 @@ async function signalHub(
   storedPrices?: StoredPriceSourceOptions,
 ): Promise<SignalHub | null> {
   if (speed === undefined)
-    return buildSignalHub(signalsConfigFromEnv(ctx.env), storedPrices ? { storedPrices } : {}).hub;
+    // Given the API's database, the readings are stored too: the API's capacity prices, /signals
+    // and /status read them there.
+    return buildSignalHub(
+      signalsConfigFromEnv(ctx.env),
+      storedPrices ? { storedPrices, store: new SignalRepository(storedPrices.db) } : {},
+    ).hub;
   const file = replayFile ?? 'examples/history-synthetic.csv';
   const text = await readText(file, ctx);
   if (text === null) return null;

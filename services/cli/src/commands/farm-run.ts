@@ -7,7 +7,7 @@ import { parseHistoryCsv } from '@switchyard/domain';
 import type { DatabaseHandle } from '@switchyard/db';
 import { startControllerService } from '@switchyard/controller';
 import { startSimulator, toSimHost } from '@switchyard/simulator';
-import { ReplaySource, SignalHub, StoredPriceSource } from '@switchyard/signals';
+import { ReplaySource, SignalHub, SignalRepository, StoredPriceSource } from '@switchyard/signals';
 import { startWorkerService } from '@switchyard/worker';
 import { FACTORY_CREDENTIALS } from '@switchyard/miners';
 import { SimulatorClusterDriver } from '@switchyard/cluster';
@@ -68,6 +68,8 @@ export async function startFarmRun(o: FarmRunOptions): Promise<RunningFarm> {
     if (!parsed.ok) throw new Error(`${o.historyFile} is not a price history`);
     const gpuModels = o.farm.pools.map((p) => p.spec.gpuModel);
     const hub = new SignalHub({
+      // Stored, so the API's capacity prices, /signals and /status see what the controller plans with.
+      store: new SignalRepository(o.db.db),
       sources: [
         // Energy prices pushed through the API (POST /prices) win while they cover the moment.
         { source: new StoredPriceSource({ db: o.db.db, site: o.farm.sites[0]?.metadata.name ?? '' }) },
