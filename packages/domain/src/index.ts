@@ -3,6 +3,10 @@ export * from './farm/resource-schema.ts';
 export * from './farm/miner-models.ts';
 export * from './farm/endpoints.ts';
 export * from './farm/farm-loader.ts';
+export * from './farm/status-schema.ts';
+export * from './farm/inference-order-schema.ts';
+export * from './farm/crd-schema.ts';
+export * from './farm/crd.ts';
 export {
   crossCheckFarm,
   fleetNameplateW,
