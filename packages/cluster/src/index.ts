@@ -4,3 +4,9 @@ export * from './driver.ts';
 export * from './errors.ts';
 export * from './select.ts';
 export * from './simulator-driver.ts';
+// Kubernetes client helpers and the leader election on a coordination.k8s.io/v1 Lease.
+export * from './kube/api-errors.ts';
+export * from './kube/call-options.ts';
+export * from './kube/kubeconfig.ts';
+export * from './kube/lease-election.ts';
+export * from './kube-driver.ts';

@@ -1,0 +1,177 @@
+// The Kubernetes ClusterDriver with the real @kubernetes/client-node client against the fake API
+// server: a pool's nodes are those its nodeSelector matches; a mode change sets the label, the
+// taint and the changed-at annotation in one merge patch, keeps other taints, is a no-op when
+// the node is there already, retries once on a 409 and refuses nodes of other pools, cordoned
+// nodes and hashing where the pool does not allow it.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type {
+  ClusterError} from '@switchyard/cluster';
+import {
+  KubernetesClusterDriver,
+  MODE_CHANGED_ANNOTATION,
+  MODE_LABEL,
+  MODE_TAINT,
+} from '@switchyard/cluster';
+import { parseFarmYaml, type Farm } from '@switchyard/domain';
+import { startFakeApiServer, type FakeApiServer } from '../support/kube/fake-apiserver.ts';
+import { gpuNode } from '../support/kube/fixtures.ts';
+
+const FARM = `
+apiVersion: switchyard.io/v1alpha1
+kind: Site
+metadata: { name: klab }
+spec:
+  interconnectKw: 200
+  marketNode: HB_WEST
+  pue: 1.1
+  powerTree: { name: site, limitKw: 200, children: [{ name: pdu-1, limitKw: 100 }] }
+  coolingZones: [{ name: hall, capacityKw: 200 }]
+---
+apiVersion: switchyard.io/v1alpha1
+kind: GpuPool
+metadata: { name: hpool }
+spec:
+  site: klab
+  feed: pdu-1
+  coolingZone: hall
+  nodeSelector: { switchyard.io/pool: hpool, nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3 }
+  nodes: 3
+  gpuModel: H100-SXM-80GB
+  gpusPerNode: 8
+  vramGiB: 80
+  nodePowerKw: { idle: 1.6, serving: 10.2, hashing: 8.4 }
+  hashing: { enabled: true, image: ghcr.io/switchyard/gpu-hasher:1.4.0 }
+---
+apiVersion: switchyard.io/v1alpha1
+kind: GpuPool
+metadata: { name: nohash }
+spec:
+  site: klab
+  feed: pdu-1
+  coolingZone: hall
+  nodeSelector: { switchyard.io/pool: nohash }
+  nodes: 1
+  gpuModel: H100-SXM-80GB
+  gpusPerNode: 8
+  vramGiB: 80
+  nodePowerKw: { idle: 1.6, serving: 10.2, hashing: 8.4 }
+`;
+const parsed = parseFarmYaml(FARM);
+if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+const farm: Farm = parsed.farm;
+
+let server: FakeApiServer;
+let clock = Date.parse('2026-12-01T12:00:00Z');
+
+beforeAll(async () => {
+  server = await startFakeApiServer();
+});
+afterAll(() => server?.close());
+
+const driver = () =>
+  new KubernetesClusterDriver({
+    kubeConfig: server.kubeConfig(),
+    farm,
+    transitionSeconds: 60,
+    now: () => new Date(clock),
+  });
+const node = (name: string) => server.find('v1', 'Node', name)!;
+
+beforeEach(() => {
+  clock = Date.parse('2026-12-01T12:00:00Z');
+  for (const [name, labels] of [
+    ['gpu-10', { 'switchyard.io/pool': 'hpool', [MODE_LABEL]: 'hashing' }],
+    ['gpu-2', { 'switchyard.io/pool': 'hpool' }],
+    ['gpu-3', { 'switchyard.io/pool': 'hpool', [MODE_LABEL]: 'serving' }],
+    ['other', { 'switchyard.io/pool': 'nohash', 'nvidia.com/gpu.product': 'NVIDIA-A100' }],
+    ['cpu-1', {}],
+  ] as const) {
+    const n = gpuNode(name, labels);
+    if (name === 'gpu-3')
+      n.spec = { taints: [{ key: 'example.com/maintenance', value: 'x', effect: 'NoExecute' }] };
+    if (name === 'cpu-1') n.metadata!.labels = { 'kubernetes.io/os': 'linux' };
+    server.seed(n);
+  }
+});
+
+describe('KubernetesClusterDriver', () => {
+  it('lists a pool’s nodes by its selector, in node order, with mode, gpus and estimated draw', async () => {
+    const nodes = await driver().listNodes('hpool');
+    expect(nodes.map((n) => [n.node, n.mode, n.gpus, n.powerKw, n.ready, n.transitioning])).toEqual([
+      ['gpu-2', null, 8, null, true, false],
+      ['gpu-3', 'serving', 8, 10.2, true, false],
+      ['gpu-10', 'hashing', 8, 8.4, true, false],
+    ]);
+    const all = await driver().listNodes();
+    expect(all.map((n) => `${n.pool}/${n.node}`)).toEqual([
+      'hpool/gpu-2',
+      'hpool/gpu-3',
+      'hpool/gpu-10',
+      'nohash/other',
+    ]);
+  });
+
+  it('sets label, taint and changed-at in one patch, keeping other taints; then it is a no-op', async () => {
+    const d = driver();
+    const r = await d.setNodeMode('hpool', 'gpu-3', 'hashing');
+    expect(r.changed).toBe(true);
+    expect(r.node).toMatchObject({
+      mode: 'hashing',
+      powerKw: 8.4,
+      transitioning: true,
+      transitionRemainingS: 60,
+    });
+    const n = node('gpu-3');
+    expect(n.metadata?.labels?.[MODE_LABEL]).toBe('hashing');
+    expect(n.metadata?.annotations?.[MODE_CHANGED_ANNOTATION]).toBe(new Date(clock).toISOString());
+    expect((n.spec as { taints: unknown[] }).taints).toEqual([
+      { key: 'example.com/maintenance', value: 'x', effect: 'NoExecute' },
+      { key: MODE_TAINT, value: 'hashing', effect: 'NoSchedule' },
+    ]);
+    const patches = server.requestsMatching({ method: 'PATCH' });
+    expect(patches.length).toBe(1);
+    const again = await d.setNodeMode('hpool', 'gpu-3', 'hashing');
+    expect(again.changed).toBe(false);
+    expect(server.requestsMatching({ method: 'PATCH' }).length).toBe(1);
+    // The draw settles after the transition time.
+    clock += 61_000;
+    expect((await d.listNodes('hpool')).find((x) => x.node === 'gpu-3')).toMatchObject({
+      transitioning: false,
+    });
+  });
+
+  it('reads again and retries once when the node changed under it (409)', async () => {
+    server.fail({ method: 'PATCH', status: 409, times: 1 });
+    const r = await driver().setNodeMode('hpool', 'gpu-2', 'serving');
+    expect(r.changed).toBe(true);
+    expect(node('gpu-2').metadata?.labels?.[MODE_LABEL]).toBe('serving');
+  });
+
+  it('refuses what it must not do, with permanent or transient errors as fits', async () => {
+    const d = driver();
+    const err = async (p: Promise<unknown>) =>
+      (await p.then(
+        () => null,
+        (e: unknown) => e,
+      )) as ClusterError;
+    const notInPool = await err(d.setNodeMode('hpool', 'other', 'idle'));
+    expect([notInPool.code, notInPool.permanent]).toEqual(['not-found', true]);
+    const missing = await err(d.setNodeMode('hpool', 'gpu-404', 'idle'));
+    expect([missing.code, missing.permanent]).toEqual(['not-found', true]);
+    const noHash = await err(d.setNodeMode('nohash', 'other', 'hashing'));
+    expect([noHash.code, noHash.permanent]).toEqual(['not-allowed', true]);
+    const unknownPool = await err(d.setNodeMode('nopool', 'gpu-2', 'idle'));
+    expect(unknownPool.code).toBe('not-found');
+    // A cordoned node is not ready: not moved, and listed as not ready.
+    const cordoned = node('gpu-2');
+    cordoned.spec = { ...(cordoned.spec ?? {}), unschedulable: true };
+    server.seed(cordoned);
+    const nr = await err(d.setNodeMode('hpool', 'gpu-2', 'serving'));
+    expect([nr.code, nr.permanent]).toEqual(['not-ready', false]);
+    expect((await d.listNodes('hpool')).find((x) => x.node === 'gpu-2')?.ready).toBe(false);
+    // A server error is transient.
+    server.fail({ method: 'GET', status: 503, times: 1 });
+    const down = await err(d.listNodes('hpool'));
+    expect([down.code, down.permanent]).toEqual(['server-error', false]);
+  });
+});
