@@ -4,8 +4,7 @@
 // the node is there already, retries once on a 409 and refuses nodes of other pools, cordoned
 // nodes and hashing where the pool does not allow it.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import type {
-  ClusterError} from '@switchyard/cluster';
+import type { ClusterError } from '@switchyard/cluster';
 import {
   KubernetesClusterDriver,
   MODE_CHANGED_ANNOTATION,
