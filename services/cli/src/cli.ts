@@ -45,7 +45,7 @@ Commands:
   plan --farm F --signals S.json   dry-run plan with its reasons [--json] [--solver milp|greedy] [--at T]
   backtest --farm F --signals CSV  replay a price history against baselines [--from T] [--to T] [--json]
                                    [--solver greedy|milp] [--strike-n N] [--strike-m M] [--skip-bad-rows]
-  worker [--farm F] [--concurrency N]  run the job workers (REDIS_URL; SIM_ADDRESSES=true for the simulator)
+  worker [--farm F] [--concurrency N] [--sim-url URL | --cluster]  run the job workers (REDIS_URL; SIM_ADDRESSES=true for the simulator; --cluster: GPU nodes and the leader Lease in Kubernetes)
                                    [--sim-url URL]: GPU nodes through the simulator's API (or SIM_URL)
   controller [--farm F] [--interval S] [--replay-speed N]  run the control loop (REDIS_URL, DATABASE_URL)
   dispatch create (--cap-kw N | --curtail-by-kw N) --duration D [--site S] [--api URL]

@@ -576,6 +576,12 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
         const jobs: CatalogJob[] = [];
         const sent: Array<{ fleet: string; hosts: string[]; from: string; to: string }> = [];
         let timeoutMs = phaseTimeoutMs;
+        if (index > 0 && phase.kind === 'add' && phase.steps.some((st) => st.kind === 'gpu-mode')) {
+          // The nodes earlier phases moved have settled (the confirm saw it): read the pools again,
+          // so a node shed to idle can be picked from idle now rather than from a stale listing.
+          await readNodes();
+          takenNodes.clear();
+        }
         for (const step of phase.steps) {
           if (step.kind === 'confirm') {
             timeoutMs = Math.min(step.timeoutMs, 15 * 60_000) + 30_000;

@@ -32,6 +32,7 @@ import {
   type JobQueues,
   JOB_CATALOG,
   RedisLeaderLease,
+  type LeaderLease,
 } from '@switchyard/queue';
 import { HighsSolver } from '@switchyard/solver';
 import type { SignalHub } from '@switchyard/signals';
@@ -72,6 +73,11 @@ export interface ControllerServiceOptions {
   /** See ControllerPortsOptions.fenceGraceMs. */
   fenceGraceMs?: number;
   planTimeLimitMs?: number;
+  /**
+   * The leader lease (default: one in Redis, `leaseTtlMs` long). In a cluster: a
+   * coordination.k8s.io Lease (KubeLeaderLease), whose transitions are the fencing epoch.
+   */
+  lease?: ControllerLease | undefined;
   /** Use the greedy planner only (no HiGHS worker). */
   greedy?: boolean;
   /** Start cycles right away (default true); false: call `trigger` yourself. */
@@ -127,9 +133,12 @@ export interface DispatchSource {
   finish?(id: string): Promise<unknown>;
 }
 
+/** The leader lease the controller campaigns for; `ttlMs` paces its campaign. */
+export type ControllerLease = LeaderLease & { readonly ttlMs: number };
+
 export interface RunningController {
   loop: ControlLoop<ControllerInput, Plan, ControllerSequence>;
-  lease: RedisLeaderLease;
+  lease: ControllerLease;
   db: DatabaseHandle;
   plans: PlanRepository<Plan>;
   /** Acquires the lease if free, then runs a cycle now (or right after the running one). */
@@ -141,6 +150,15 @@ export interface RunningController {
   /** Miners with a command outstanding. */
   inFlightCount(): number;
   close(): Promise<void>;
+}
+
+/** The lease given, else one in Redis. */
+function leaseOf(
+  o: ControllerServiceOptions,
+  redis: Awaited<ReturnType<typeof connectRedis>>,
+  prefix: string,
+): ControllerLease {
+  return o.lease ?? new RedisLeaderLease({ redis, prefix, ttlMs: o.leaseTtlMs ?? 15_000 });
 }
 
 /** Orders, overrides and the broker-event sink: the options', else the database's and the outbox. */
@@ -194,7 +212,7 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
     const solver = o.greedy ? undefined : new HighsSolver();
     if (solver) closers.push(() => solver.close());
     const plans = new PlanRepository<Plan>(db.db);
-    const lease = new RedisLeaderLease({ redis, prefix, ttlMs: o.leaseTtlMs ?? 15_000 });
+    const lease = leaseOf(o, redis, prefix);
     closers.push(() => lease.release());
 
     // Reads need credentials too (Braiins OS logs in; Whatsminer signs with the password).

@@ -1,6 +1,6 @@
 // `switchyard controller [--farm F] [--interval S] [--replay-speed N]`: the control loop
 // (snapshot → plan → persist → sequence → dispatch) as its own process, leader-elected in Redis.
-import { startControllerService } from '@switchyard/controller';
+import { startControllerService, type ControllerLease } from '@switchyard/controller';
 import { toSimHost } from '@switchyard/simulator';
 import { parseHistoryCsv } from '@switchyard/domain';
 import {
@@ -13,14 +13,15 @@ import {
 } from '@switchyard/signals';
 import { openDatabase } from '@switchyard/db';
 import { createLogger } from '@switchyard/telemetry';
-import { SimulatorClusterDriver } from '@switchyard/cluster';
+import { SimulatorClusterDriver, type ClusterDriver } from '@switchyard/cluster';
 import { FACTORY_CREDENTIALS } from '@switchyard/miners';
 import { DEFAULT_CREDENTIALS_DIR, fileCredentialsResolver } from '@switchyard/worker';
-import type { MinerDriverName } from '@switchyard/domain';
+import type { Farm, MinerDriverName } from '@switchyard/domain';
 import { UsageError, parseCommandArgs, type Command } from '../context.ts';
 import { intOption, loadFarm, readText } from './inputs.ts';
+import { clusterMode } from './cluster-mode.ts';
 
-export const CONTROLLER_USAGE = `controller [--farm F] [--site S] [--interval S] [--replay-speed N] [--replay-file CSV] [--sim-url URL] [--greedy] [--poll-every MS] [--lease-ttl MS] [--phase-timeout MS] [--confirm-timeout MS] [--fence-grace MS] (REDIS_URL, DATABASE_URL; SIM_ADDRESSES=true, SIM_PORT_OFFSET, SIM_URL for the simulator)`;
+export const CONTROLLER_USAGE = `controller [--farm F] [--site S] [--interval S] [--replay-speed N] [--replay-file CSV] [--sim-url URL] [--greedy] [--poll-every MS] [--lease-ttl MS] [--phase-timeout MS] [--confirm-timeout MS] [--fence-grace MS] [--cluster] (REDIS_URL, DATABASE_URL; SIM_ADDRESSES=true, SIM_PORT_OFFSET, SIM_URL for the simulator; --cluster: GPU nodes and the leader Lease in Kubernetes, POD_NAMESPACE, POD_NAME, LEASE_NAME)`;
 
 export const controllerCommand: Command = async (args, ctx) => {
   const { values } = parseCommandArgs(
@@ -38,6 +39,7 @@ export const controllerCommand: Command = async (args, ctx) => {
       'phase-timeout': { type: 'string' },
       'confirm-timeout': { type: 'string' },
       'fence-grace': { type: 'string' },
+      cluster: { type: 'boolean' },
     },
     false,
   );
@@ -87,7 +89,7 @@ export const controllerCommand: Command = async (args, ctx) => {
     resolveCredentials: simulated
       ? async (_ref: string, driver: MinerDriverName) => FACTORY_CREDENTIALS[driver]
       : fileCredentialsResolver(ctx.env.CREDENTIALS_DIR ?? DEFAULT_CREDENTIALS_DIR),
-    ...(simUrl !== undefined && { cluster: new SimulatorClusterDriver({ baseUrl: simUrl }) }),
+    ...gpuNodes(values.cluster === true, simUrl, farm, ctx.env, timing.leaseTtlMs),
     ...timing,
     ...(simulated && {
       mapHost: toSimHost,
@@ -152,6 +154,24 @@ async function signalHub(
   return new SignalHub({
     sources: [{ source: new ReplaySource({ rows: parsed.history.rows, speed }), trusted: true }],
   });
+}
+
+/**
+ * Where the GPU nodes are: the simulator's API, or (`--cluster`) Kubernetes, with leadership on
+ * a Lease; neither: pool steps are skipped.
+ */
+function gpuNodes(
+  cluster: boolean,
+  simUrl: string | undefined,
+  farm: Farm,
+  env: NodeJS.ProcessEnv,
+  leaseTtlMs: number | undefined,
+): { cluster?: ClusterDriver; lease?: ControllerLease } {
+  if (cluster && simUrl !== undefined) throw new UsageError('--cluster and --sim-url exclude each other');
+  if (simUrl !== undefined) return { cluster: new SimulatorClusterDriver({ baseUrl: simUrl }) };
+  if (!cluster) return {};
+  const kube = clusterMode(farm, env);
+  return { cluster: kube.driver, lease: kube.lease(leaseTtlMs ?? 15_000) };
 }
 
 type TimingFlag = 'poll-every' | 'lease-ttl' | 'phase-timeout' | 'confirm-timeout' | 'fence-grace';

@@ -1,4 +1,4 @@
-// `switchyard worker [--farm F] [--concurrency N] [--sim-url URL]`: serves every job of the
+// `switchyard worker [--farm F] [--concurrency N] [--sim-url URL | --cluster]`: serves every job of the
 // catalog until SIGTERM or SIGINT, then finishes running jobs and exits (see docs/worker.md).
 import { loadFarm } from '@switchyard/simulator';
 import { toSimHost } from '@switchyard/simulator';
@@ -6,11 +6,17 @@ import { DEFAULT_CREDENTIALS_DIR, fileCredentialsResolver, startWorkerService } 
 import { FACTORY_CREDENTIALS } from '@switchyard/miners';
 import type { MinerDriverName } from '@switchyard/domain';
 import { parseCommandArgs, UsageError, type Command } from '../context.ts';
+import { clusterMode } from './cluster-mode.ts';
 
 export const workerCommand: Command = async (args, ctx) => {
   const { values } = parseCommandArgs(
     args,
-    { farm: { type: 'string' }, concurrency: { type: 'string' }, 'sim-url': { type: 'string' } },
+    {
+      farm: { type: 'string' },
+      concurrency: { type: 'string' },
+      'sim-url': { type: 'string' },
+      cluster: { type: 'boolean' },
+    },
     false,
   );
   const redisUrl = ctx.env.REDIS_URL;
@@ -29,6 +35,9 @@ export const workerCommand: Command = async (args, ctx) => {
     throw new UsageError(`--sim-url (or SIM_URL) must be an http(s) URL (got "${simUrl}")`);
   const farmFile = values.farm ?? ctx.env.FARM_FILE ?? 'examples/farm.yaml';
   const farm = await loadFarm(farmFile);
+  // In a cluster: kube.action moves Kubernetes nodes, and the fence reads the controller's Lease.
+  const kube = values.cluster ? clusterMode(farm, ctx.env) : undefined;
+  if (kube && simUrl !== undefined) throw new UsageError('--cluster and --sim-url exclude each other');
   const sim = ctx.env.SIM_ADDRESSES === 'true';
   const portOffset = Number(ctx.env.SIM_PORT_OFFSET ?? 0);
   const log = (level: string) => (obj: object, msg: string) =>
@@ -41,6 +50,7 @@ export const workerCommand: Command = async (args, ctx) => {
     mapHost: sim ? toSimHost : undefined,
     portOffset: Number.isInteger(portOffset) && portOffset > 0 ? portOffset : undefined,
     simUrl,
+    ...(kube && { clusterDriver: kube.driver, lease: kube.lease(15_000) }),
     // The simulated firmware accepts each family's factory credentials; real miners get theirs
     // from the Secret-style directory (CREDENTIALS_DIR, default /etc/switchyard/credentials).
     resolveCredentials: sim
