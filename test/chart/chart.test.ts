@@ -340,6 +340,10 @@ describe('rendering the chart', () => {
     const controller = rulesOf('ClusterRole', `${FULLNAME}-controller`);
     const worker = rulesOf('ClusterRole', `${FULLNAME}-worker`);
     const election = rulesOf('Role', `${FULLNAME}-controller-leader-election`);
+    // The workers only read the Lease (the fence); they never write it.
+    expect(rulesOf('Role', `${FULLNAME}-worker-lease-reader`)).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get'] },
+    ]);
     for (const [group, resource, verb] of [
       ['', 'nodes', 'patch'],
       ['', 'nodes', 'watch'],
@@ -368,7 +372,7 @@ describe('rendering the chart', () => {
     expect(can(worker, 'switchyard.io', 'gpupools/status', 'patch')).toBe(false);
     // Every binding names an existing role and the ServiceAccount of its component; the API has none.
     const bindings = objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');
-    expect(bindings.map(component).sort()).toEqual(['controller', 'controller', 'worker']);
+    expect(bindings.map(component).sort()).toEqual(['controller', 'controller', 'worker', 'worker']);
     for (const b of bindings) {
       const ref = b.roleRef as { kind: string; name: string };
       named(objects, ref.kind, ref.name);
@@ -455,12 +459,21 @@ describe('rendering the chart', () => {
       '60',
       '--lease-ttl',
       '15000',
+      '--cluster',
     ]);
+    // Cluster mode: the Lease's holder is the Pod, in the release's namespace (downward API).
+    const env = podSpec(controller).containers[0]!.env as Array<{ name: string; valueFrom?: unknown }>;
+    expect(env.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom).toEqual({
+      fieldRef: { fieldPath: 'metadata.namespace' },
+    });
+    expect(env.find((e) => e.name === 'POD_NAME')?.valueFrom).toEqual({
+      fieldRef: { fieldPath: 'metadata.name' },
+    });
     expect(podSpec(controller).automountServiceAccountToken).toBe(true);
     expect(spec(named(objects, 'PodDisruptionBudget', `${FULLNAME}-controller`)).minAvailable).toBe(1);
     expect(spec(named(objects, 'PodDisruptionBudget', `${FULLNAME}-api`)).minAvailable).toBe(1);
     const worker = named(objects, 'Deployment', `${FULLNAME}-worker`);
-    expect(podSpec(worker).containers[0]!.args).toEqual(['worker']);
+    expect(podSpec(worker).containers[0]!.args).toEqual(['worker', '--cluster']);
     expect(spec(worker).replicas).toBe(2);
     expect(ofKind(objects, 'HorizontalPodAutoscaler')).toEqual([]);
   });
@@ -533,7 +546,14 @@ describe('rendering the chart', () => {
     );
     // The farm, the miners' credentials, the signals and the image as given.
     expect(envOf(c, 'FARM_FILE')?.value).toBe('/etc/switchyard/farm/farm.yaml');
-    expect(c.args).toEqual(['worker', '--farm', '/etc/switchyard/farm/farm.yaml', '--concurrency', '8']);
+    expect(c.args).toEqual([
+      'worker',
+      '--farm',
+      '/etc/switchyard/farm/farm.yaml',
+      '--concurrency',
+      '8',
+      '--cluster',
+    ]);
     expect(c.image).toBe(
       'registry.example/switchyard@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
     );
@@ -565,6 +585,7 @@ describe('rendering the chart', () => {
       '60',
       '--lease-ttl',
       '15000',
+      '--cluster',
       '--greedy',
     ]);
     expect(controller.envFrom).toEqual([
