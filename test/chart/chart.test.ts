@@ -367,8 +367,12 @@ describe('rendering the chart', () => {
       ['', 'pods/eviction', 'create'],
       ['batch', 'jobs', 'create'],
       ['batch', 'jobs', 'delete'],
+      ['', 'pods', 'deletecollection'],
+      ['apps', 'daemonsets', 'create'],
+      ['apps', 'daemonsets', 'patch'],
     ] as const)
       expect([resource, verb, can(worker, group, resource, verb)]).toEqual([resource, verb, true]);
+    expect(can(worker, 'apps', 'daemonsets', 'delete')).toBe(false);
     expect(can(worker, 'switchyard.io', 'gpupools/status', 'patch')).toBe(false);
     // Every binding names an existing role and the ServiceAccount of its component; the API has none.
     const bindings = objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding');

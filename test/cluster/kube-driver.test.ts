@@ -11,53 +11,11 @@ import {
   MODE_LABEL,
   MODE_TAINT,
 } from '@switchyard/cluster';
-import { parseFarmYaml, type Farm } from '@switchyard/domain';
+import { gpuFarm } from '../support/kube/gpu-farm.ts';
 import { startFakeApiServer, type FakeApiServer } from '../support/kube/fake-apiserver.ts';
 import { gpuNode } from '../support/kube/fixtures.ts';
 
-const FARM = `
-apiVersion: switchyard.io/v1alpha1
-kind: Site
-metadata: { name: klab }
-spec:
-  interconnectKw: 200
-  marketNode: HB_WEST
-  pue: 1.1
-  powerTree: { name: site, limitKw: 200, children: [{ name: pdu-1, limitKw: 100 }] }
-  coolingZones: [{ name: hall, capacityKw: 200 }]
----
-apiVersion: switchyard.io/v1alpha1
-kind: GpuPool
-metadata: { name: hpool }
-spec:
-  site: klab
-  feed: pdu-1
-  coolingZone: hall
-  nodeSelector: { switchyard.io/pool: hpool, nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3 }
-  nodes: 3
-  gpuModel: H100-SXM-80GB
-  gpusPerNode: 8
-  vramGiB: 80
-  nodePowerKw: { idle: 1.6, serving: 10.2, hashing: 8.4 }
-  hashing: { enabled: true, image: ghcr.io/switchyard/gpu-hasher:1.4.0 }
----
-apiVersion: switchyard.io/v1alpha1
-kind: GpuPool
-metadata: { name: nohash }
-spec:
-  site: klab
-  feed: pdu-1
-  coolingZone: hall
-  nodeSelector: { switchyard.io/pool: nohash }
-  nodes: 1
-  gpuModel: H100-SXM-80GB
-  gpusPerNode: 8
-  vramGiB: 80
-  nodePowerKw: { idle: 1.6, serving: 10.2, hashing: 8.4 }
-`;
-const parsed = parseFarmYaml(FARM);
-if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-const farm: Farm = parsed.farm;
+const farm = gpuFarm();
 
 let server: FakeApiServer;
 let clock = Date.parse('2026-12-01T12:00:00Z');

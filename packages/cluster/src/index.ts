@@ -9,4 +9,10 @@ export * from './kube/api-errors.ts';
 export * from './kube/call-options.ts';
 export * from './kube/kubeconfig.ts';
 export * from './kube/lease-election.ts';
+// The farm read from custom resources, and status written back to them.
+export * from './kube/farm-source.ts';
+export * from './kube/status-writer.ts';
+// The GPU workloads: orders' Jobs, the pools' hashing DaemonSets, node drains.
+export * from './kube/manifests.ts';
+export * from './kube/workloads.ts';
 export * from './kube-driver.ts';
