@@ -20,6 +20,8 @@ export interface GpuNodeState {
   transitioning: boolean;
   /** Seconds until the transition ends, when known (0 once settled). */
   transitionRemainingS: number | null;
+  /** The mode it was in before its last change, when the driver knows it. */
+  fromMode?: PoolMode | null;
 }
 
 export interface ClusterCallOptions {

@@ -28,6 +28,8 @@ import { clusterErrorFromKube } from './kube/api-errors.ts';
 export const MODE_LABEL = 'switchyard.io/mode';
 export const MODE_TAINT = 'switchyard.io/mode';
 export const MODE_CHANGED_ANNOTATION = 'switchyard.io/mode-changed-at';
+/** The mode before the last change: while the change settles the node is in flight from it. */
+export const MODE_FROM_ANNOTATION = 'switchyard.io/mode-from';
 /** Allocatable GPUs as the NVIDIA device plugin reports them. */
 const GPU_RESOURCE = 'nvidia.com/gpu';
 
@@ -95,6 +97,7 @@ export class KubernetesClusterDriver implements ClusterDriver {
       ? changedAt + this.#transitionMs - this.#now().getTime()
       : 0;
     const allocatable = Number(node.status?.allocatable?.[GPU_RESOURCE]);
+    const from = node.metadata?.annotations?.[MODE_FROM_ANNOTATION];
     return {
       pool: pool.metadata.name,
       node: node.metadata?.name ?? '',
@@ -105,6 +108,7 @@ export class KubernetesClusterDriver implements ClusterDriver {
       ready: isReady(node),
       transitioning: remainingMs > 0,
       transitionRemainingS: Math.max(0, Math.ceil(remainingMs / 1000)),
+      fromMode: isPoolMode(from) ? from : null,
     };
   }
 
@@ -157,7 +161,12 @@ export class KubernetesClusterDriver implements ClusterDriver {
         metadata: {
           resourceVersion: current.metadata?.resourceVersion,
           labels: { [MODE_LABEL]: mode },
-          annotations: { [MODE_CHANGED_ANNOTATION]: this.#now().toISOString() },
+          annotations: {
+            [MODE_CHANGED_ANNOTATION]: this.#now().toISOString(),
+            [MODE_FROM_ANNOTATION]: isPoolMode(current.metadata?.labels?.[MODE_LABEL])
+              ? current.metadata?.labels?.[MODE_LABEL]
+              : null,
+          },
         },
         spec: { taints: taintsFor(current, mode) },
       };

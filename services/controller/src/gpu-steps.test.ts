@@ -125,6 +125,32 @@ describe('pool state from nodes', () => {
     });
   });
 
+  it('counts a node following a change from a known mode in flight, not unavailable', () => {
+    const moving = [
+      node('c0', 'serving', {
+        pool: 'gpu-c',
+        transitioning: true,
+        transitionRemainingS: 30,
+        fromMode: 'idle',
+      }),
+      node('c1', 'serving', {
+        pool: 'gpu-c',
+        transitioning: true,
+        transitionRemainingS: 10,
+        fromMode: 'idle',
+      }),
+      node('c2', 'hashing', { pool: 'gpu-c', transitioning: true, transitionRemainingS: 5, fromMode: null }),
+      node('c3', 'idle', { pool: 'gpu-c', transitioning: true, fromMode: 'serving', ready: false }),
+    ];
+    expect(poolStateFromNodes(moving, 'gpu-c', 1000)).toEqual({
+      idle: 0,
+      serving: 0,
+      hashing: 0,
+      unavailable: 2,
+      inFlight: [{ from: 'idle', to: 'serving', count: 2, since: 1000 }],
+    });
+  });
+
   it('gives the planner a transitioning node in the mode it goes to', () => {
     expect(poolObservationFromNodes(nodes, 'gpu-a')).toEqual({
       idle: 1,

@@ -58,18 +58,31 @@ export function poolStepJobs(
 }
 
 /**
- * The sequencer's state of one pool. Settled nodes count in their mode; nodes not ready, of
- * unknown mode or still following a mode change are unavailable (the sequencer counts them at
- * the pool's highest draw and does not move them). Nodes the listing lacks are unknown, which
- * the sequencer also counts at the highest draw. Commands sent and not yet settled belong in the
- * sequencer's `inFlight` input (the caller's action log), not here.
+ * The sequencer's state of one pool. Settled nodes count in their mode. A ready node still
+ * following a change whose previous mode the driver reports (`fromMode`) is in flight from it to
+ * its new mode (the sequencer counts it at the higher draw and treats it as heading there, so no
+ * plan moves another node to make up for it). Nodes not ready, of unknown mode, or following a
+ * change from an unknown mode are unavailable (the highest draw, not moved). Nodes the listing
+ * lacks are unknown, which the sequencer also counts at the highest draw.
  */
-export function poolStateFromNodes(nodes: readonly GpuNodeState[], pool: string): PoolState {
+export function poolStateFromNodes(
+  nodes: readonly GpuNodeState[],
+  pool: string,
+  now: number = Date.now(),
+): PoolState {
   const st: PoolState = { idle: 0, serving: 0, hashing: 0, unavailable: 0, inFlight: [] };
   for (const n of nodes) {
     if (n.pool !== pool) continue;
     if (isSettledNode(n)) st[n.mode] += 1;
-    else st.unavailable += 1;
+    else if (n.ready && n.mode && n.fromMode && n.fromMode !== n.mode) {
+      // Still following a change the driver knows both ends of: in flight (at the higher of the
+      // two draws), heading for its new mode, so no plan moves another node to make up for it.
+      const from = n.fromMode;
+      const to = n.mode;
+      const t = st.inFlight.find((x) => x.from === from && x.to === to);
+      if (t) t.count += 1;
+      else st.inFlight.push({ from, to, count: 1, since: now });
+    } else st.unavailable += 1;
   }
   return st;
 }

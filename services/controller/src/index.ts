@@ -4,3 +4,4 @@ export * from './miner-selection.ts';
 export * from './ports.ts';
 export * from './service.ts';
 export * from './gpu-steps.ts';
+export * from './cluster.ts';

@@ -479,7 +479,7 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
           state.pools[name] = { idle: 0, serving: 0, hashing: 0, unavailable: p.spec.nodes, inFlight: [] };
           continue;
         }
-        state.pools[name] = poolStateFromNodes(nodes, name);
+        state.pools[name] = poolStateFromNodes(nodes, name, at.getTime());
         observedPools[name] = poolObservationFromNodes(nodes, name);
       }
       for (const f of fleets) {

@@ -149,6 +149,10 @@ export interface RunningController {
   refresh(): Promise<PollResult>;
   /** Miners with a command outstanding. */
   inFlightCount(): number;
+  /** The last poll of the miners, with when it finished. */
+  lastPoll(): { result: PollResult; at: Date } | undefined;
+  /** GPU nodes as of the last poll (null: the cluster could not be read). */
+  lastNodes(): GpuNodeState[] | null;
   close(): Promise<void>;
 }
 
@@ -431,6 +435,8 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
       gridDispatch,
       refresh: () => ports.refresh(),
       inFlightCount: () => ports.inFlightCount(),
+      lastPoll: () => ports.lastPoll(),
+      lastNodes: () => ports.lastNodes(),
       async trigger(reason = 'manual') {
         if (!lease.isLeader()) await tryAcquire();
         await loop.trigger(reason);

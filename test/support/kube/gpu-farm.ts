@@ -27,7 +27,11 @@ spec:
   gpusPerNode: 8
   vramGiB: 80
   nodePowerKw: { idle: 1.6, serving: 10.2, hashing: 8.4 }
-  hashing: { enabled: true, image: ghcr.io/switchyard/gpu-hasher:1.4.0, args: [--intensity, high] }
+  hashing:
+    enabled: true
+    image: ghcr.io/switchyard/gpu-hasher:1.4.0
+    args: [--intensity, high]
+    payoutUsdPerGpuHour: 0.18
 ---
 apiVersion: switchyard.io/v1alpha1
 kind: GpuPool

@@ -7,16 +7,30 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KubeLeaderLease, KubernetesClusterDriver, kubeConfigFromEnvironment } from '@switchyard/cluster';
+import {
+  KubeFarmSource,
+  KubeLeaderLease,
+  KubernetesClusterDriver,
+  kubeConfigFromEnvironment,
+} from '@switchyard/cluster';
+import { startClusterController, type ClusterControllerOptions } from '@switchyard/controller';
 import type { Farm } from '@switchyard/domain';
 
 const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 export interface ClusterMode {
   kubeConfig: KubeConfig;
-  driver: KubernetesClusterDriver;
-  /** The controller's Lease; `ttlMs` is rounded up to whole seconds. */
-  lease(ttlMs: number): KubeLeaderLease;
+  namespace: string;
+  /** The farm as the switchyard.io custom resources describe it now. */
+  farm(): Promise<Farm>;
+  /** The worker's node driver for a farm. */
+  driver(farm: Farm): KubernetesClusterDriver;
+  /** A reader of the controller's Lease (the worker's fence). */
+  leaseReader(): KubeLeaderLease;
+  /** The controller: farm from the resources, Lease, nodes, order Jobs, status written back. */
+  startController(
+    o: Omit<ClusterControllerOptions, 'kubeConfig' | 'namespace'>,
+  ): Promise<{ lease: KubeLeaderLease; close(): Promise<void> }>;
 }
 
 function namespaceOf(env: NodeJS.ProcessEnv): string {
@@ -28,18 +42,32 @@ function namespaceOf(env: NodeJS.ProcessEnv): string {
   }
 }
 
-export function clusterMode(farm: Farm, env: NodeJS.ProcessEnv, kubeConfig?: KubeConfig): ClusterMode {
+export function clusterMode(env: NodeJS.ProcessEnv, kubeConfig?: KubeConfig): ClusterMode {
   const kc = kubeConfig ?? kubeConfigFromEnvironment();
+  const namespace = namespaceOf(env);
+  const leaseName = env.LEASE_NAME ?? 'switchyard-controller';
   return {
     kubeConfig: kc,
-    driver: new KubernetesClusterDriver({ kubeConfig: kc, farm }),
-    lease: (ttlMs) =>
-      new KubeLeaderLease({
+    namespace,
+    async farm() {
+      const source = new KubeFarmSource({ kubeConfig: kc });
+      try {
+        return await source.start();
+      } finally {
+        await source.close();
+      }
+    },
+    driver: (farm) => new KubernetesClusterDriver({ kubeConfig: kc, farm }),
+    leaseReader: () => new KubeLeaderLease({ kubeConfig: kc, namespace, name: leaseName }),
+    async startController(o) {
+      const cc = await startClusterController({
+        ...o,
         kubeConfig: kc,
-        namespace: namespaceOf(env),
-        name: env.LEASE_NAME ?? 'switchyard-controller',
+        namespace,
+        leaseName,
         holderId: `${env.POD_NAME ?? os.hostname()}-${process.pid}`,
-        leaseDurationSeconds: Math.max(1, Math.ceil(ttlMs / 1000)),
-      }),
+      });
+      return { lease: cc.lease, close: () => cc.close() };
+    },
   };
 }

@@ -1,6 +1,6 @@
 // `switchyard controller [--farm F] [--interval S] [--replay-speed N]`: the control loop
 // (snapshot → plan → persist → sequence → dispatch) as its own process, leader-elected in Redis.
-import { startControllerService, type ControllerLease } from '@switchyard/controller';
+import { startControllerService, type ControllerServiceOptions } from '@switchyard/controller';
 import { toSimHost } from '@switchyard/simulator';
 import { parseHistoryCsv } from '@switchyard/domain';
 import {
@@ -13,10 +13,10 @@ import {
 } from '@switchyard/signals';
 import { openDatabase } from '@switchyard/db';
 import { createLogger } from '@switchyard/telemetry';
-import { SimulatorClusterDriver, type ClusterDriver } from '@switchyard/cluster';
+import { SimulatorClusterDriver } from '@switchyard/cluster';
 import { FACTORY_CREDENTIALS } from '@switchyard/miners';
 import { DEFAULT_CREDENTIALS_DIR, fileCredentialsResolver } from '@switchyard/worker';
-import type { Farm, MinerDriverName } from '@switchyard/domain';
+import type { MinerDriverName } from '@switchyard/domain';
 import { UsageError, parseCommandArgs, type Command } from '../context.ts';
 import { intOption, loadFarm, readText } from './inputs.ts';
 import { clusterMode } from './cluster-mode.ts';
@@ -50,11 +50,13 @@ export const controllerCommand: Command = async (args, ctx) => {
   const portOffset = Number(ctx.env.SIM_PORT_OFFSET ?? 0);
   if (!(Number.isInteger(portOffset) && portOffset >= 0))
     throw new UsageError('SIM_PORT_OFFSET must be a whole number');
-  const farm = await loadFarm(farmFile, ctx);
+  // In a cluster the farm is the switchyard.io custom resources, not a file.
+  const kube = values.cluster ? clusterMode(ctx.env) : undefined;
+  const farm = kube ? await kube.farm() : await loadFarm(farmFile, ctx);
   if (!farm) return 1;
   const site = values.site ?? farm.sites[0]?.metadata.name;
   if (!site || !farm.sites.some((s) => s.metadata.name === site))
-    throw new UsageError(`site ${site ?? '(none)'} is not in ${farmFile}`);
+    throw new UsageError(`site ${site ?? '(none)'} is not in ${kube ? 'the Site resources' : farmFile}`);
   const logger = createLogger({ level: ctx.env.LOG_LEVEL ?? 'info', name: 'switchyard-controller' });
 
   const prices = await pushedPrices(speed, ctx.env.DATABASE_URL, site);
@@ -71,34 +73,25 @@ export const controllerCommand: Command = async (args, ctx) => {
   await hub.refresh().catch(() => undefined);
   hub.start(Math.min(intervalS * 1000, 60_000));
 
-  const simulated = ctx.env.SIM_ADDRESSES === 'true';
   const simUrl = values['sim-url'] ?? ctx.env.SIM_URL;
   if (simUrl !== undefined && !/^https?:\/\/[^/]/.test(simUrl))
     throw new UsageError(`--sim-url (or SIM_URL) must be an http(s) URL (got "${simUrl}")`);
-  const timing = timingOptions(values);
-  const controller = await startControllerService({
-    farm,
+  if (kube && simUrl !== undefined) throw new UsageError('--cluster and --sim-url exclude each other');
+  const common: Omit<ControllerServiceOptions, 'farm'> = {
+    ...serviceOptions(ctx.env, portOffset, logger),
     site,
-    redisUrl: ctx.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    databaseUrl: ctx.env.DATABASE_URL,
     signals: hub,
     intervalMs: intervalS * 1000,
     greedy: values.greedy === true,
-    // The simulated firmware takes each family's factory credentials; real miners' come from the
-    // Secret-style directory, as the worker's do.
-    resolveCredentials: simulated
-      ? async (_ref: string, driver: MinerDriverName) => FACTORY_CREDENTIALS[driver]
-      : fileCredentialsResolver(ctx.env.CREDENTIALS_DIR ?? DEFAULT_CREDENTIALS_DIR),
-    ...gpuNodes(values.cluster === true, simUrl, farm, ctx.env, timing.leaseTtlMs),
-    ...timing,
-    ...(simulated && {
-      mapHost: toSimHost,
-      mapPort: (p: number) => (p < 1024 ? p + portOffset : p),
-    }),
-    onCycle: (r) => logger.info({ ...r }, `cycle ${r.outcome}`),
-    onPhase: (r) => logger.info({ ...r }, `phase ${r.index} ${r.kind} ${r.status}`),
-    onWarning: (m) => logger.warn(m),
-  });
+    ...timingOptions(values),
+  };
+  const controller = kube
+    ? await kube.startController(common)
+    : await startControllerService({
+        ...common,
+        farm,
+        ...(simUrl !== undefined && { cluster: new SimulatorClusterDriver({ baseUrl: simUrl }) }),
+      });
   logger.info({ site, intervalS, epoch: controller.lease.epoch() }, 'controller started');
   ctx.stdout.write(`controller for site ${site} every ${intervalS} s; Ctrl-C to stop\n`);
   await new Promise<void>((resolve) => {
@@ -156,22 +149,39 @@ async function signalHub(
   });
 }
 
-/**
- * Where the GPU nodes are: the simulator's API, or (`--cluster`) Kubernetes, with leadership on
- * a Lease; neither: pool steps are skipped.
- */
-function gpuNodes(
-  cluster: boolean,
-  simUrl: string | undefined,
-  farm: Farm,
+/** What every controller takes from the environment: Redis, the database, miner access, logs. */
+function serviceOptions(
   env: NodeJS.ProcessEnv,
-  leaseTtlMs: number | undefined,
-): { cluster?: ClusterDriver; lease?: ControllerLease } {
-  if (cluster && simUrl !== undefined) throw new UsageError('--cluster and --sim-url exclude each other');
-  if (simUrl !== undefined) return { cluster: new SimulatorClusterDriver({ baseUrl: simUrl }) };
-  if (!cluster) return {};
-  const kube = clusterMode(farm, env);
-  return { cluster: kube.driver, lease: kube.lease(leaseTtlMs ?? 15_000) };
+  portOffset: number,
+  logger: ReturnType<typeof createLogger>,
+): Pick<
+  ControllerServiceOptions,
+  | 'redisUrl'
+  | 'databaseUrl'
+  | 'resolveCredentials'
+  | 'mapHost'
+  | 'mapPort'
+  | 'onCycle'
+  | 'onPhase'
+  | 'onWarning'
+> {
+  const simulated = env.SIM_ADDRESSES === 'true';
+  return {
+    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    databaseUrl: env.DATABASE_URL,
+    // The simulated firmware takes each family's factory credentials; real miners' come from the
+    // Secret-style directory, as the worker's do.
+    resolveCredentials: simulated
+      ? async (_ref: string, driver: MinerDriverName) => FACTORY_CREDENTIALS[driver]
+      : fileCredentialsResolver(env.CREDENTIALS_DIR ?? DEFAULT_CREDENTIALS_DIR),
+    ...(simulated && {
+      mapHost: toSimHost,
+      mapPort: (p: number) => (p < 1024 ? p + portOffset : p),
+    }),
+    onCycle: (r) => logger.info({ ...r }, `cycle ${r.outcome}`),
+    onPhase: (r) => logger.info({ ...r }, `phase ${r.index} ${r.kind} ${r.status}`),
+    onWarning: (m) => logger.warn(m),
+  };
 }
 
 type TimingFlag = 'poll-every' | 'lease-ttl' | 'phase-timeout' | 'confirm-timeout' | 'fence-grace';

@@ -34,9 +34,10 @@ export const workerCommand: Command = async (args, ctx) => {
   if (simUrl !== undefined && !/^https?:\/\/[^/]/.test(simUrl))
     throw new UsageError(`--sim-url (or SIM_URL) must be an http(s) URL (got "${simUrl}")`);
   const farmFile = values.farm ?? ctx.env.FARM_FILE ?? 'examples/farm.yaml';
-  const farm = await loadFarm(farmFile);
-  // In a cluster: kube.action moves Kubernetes nodes, and the fence reads the controller's Lease.
-  const kube = values.cluster ? clusterMode(farm, ctx.env) : undefined;
+  // In a cluster: the farm is the switchyard.io resources, kube.action moves Kubernetes nodes,
+  // and the fence reads the controller's Lease.
+  const kube = values.cluster ? clusterMode(ctx.env) : undefined;
+  const farm = kube ? await kube.farm() : await loadFarm(farmFile);
   if (kube && simUrl !== undefined) throw new UsageError('--cluster and --sim-url exclude each other');
   const sim = ctx.env.SIM_ADDRESSES === 'true';
   const portOffset = Number(ctx.env.SIM_PORT_OFFSET ?? 0);
@@ -50,7 +51,7 @@ export const workerCommand: Command = async (args, ctx) => {
     mapHost: sim ? toSimHost : undefined,
     portOffset: Number.isInteger(portOffset) && portOffset > 0 ? portOffset : undefined,
     simUrl,
-    ...(kube && { clusterDriver: kube.driver, lease: kube.lease(15_000) }),
+    ...(kube && { clusterDriver: kube.driver(farm), lease: kube.leaseReader() }),
     // The simulated firmware accepts each family's factory credentials; real miners get theirs
     // from the Secret-style directory (CREDENTIALS_DIR, default /etc/switchyard/credentials).
     resolveCredentials: sim

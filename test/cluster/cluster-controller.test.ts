@@ -1,0 +1,169 @@
+// The controller in cluster mode, end to end against the fake API server with the real client:
+// the farm is read from switchyard.io custom resources, leadership is a Lease, GPU nodes move by
+// label and taint, an admitted order's node is taken from hashing to serving and its Job is
+// created when it runs; status is written back to the resources; when the order completes its
+// Job is deleted and the node leaves serving.
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { parseAllDocuments } from 'yaml';
+import {
+  KubeLeaderLease,
+  KubernetesClusterDriver,
+  MODE_LABEL,
+  ORDER_LABEL,
+  orderJobName,
+} from '@switchyard/cluster';
+import { BrokerRepository, OrderRepository } from '@switchyard/db';
+import { startClusterController, type RunningClusterController } from '@switchyard/controller';
+import { FixedValueSource, SignalHub } from '@switchyard/signals';
+import { startWorkerService, type RunningWorkerService } from '@switchyard/worker';
+import { dropPrefix, producer, uniquePrefix } from '../queue/support.ts';
+import { openMigratedDatabase, type MigratedDatabase } from '../support/databases.ts';
+import { requireRedisUrl } from '../support/redis.ts';
+import { startFakeApiServer, type FakeApiServer } from '../support/kube/fake-apiserver.ts';
+import { chartCrds, gpuNode } from '../support/kube/fixtures.ts';
+import { GPU_FARM_YAML, gpuFarm } from '../support/kube/gpu-farm.ts';
+import type { KubeObject } from '../support/kube/objects.ts';
+
+let server: FakeApiServer;
+let m: MigratedDatabase;
+let hub: SignalHub;
+let cc: RunningClusterController | undefined;
+let worker: RunningWorkerService | undefined;
+const prefix = uniquePrefix();
+const farm = gpuFarm();
+
+beforeAll(async () => {
+  server = await startFakeApiServer({ crds: chartCrds(process.cwd()) });
+  for (const d of parseAllDocuments(GPU_FARM_YAML)) server.seed(d.toJS() as KubeObject);
+  for (const name of ['h-node-1', 'h-node-2'])
+    server.seed(gpuNode(name, { 'switchyard.io/pool': 'hpool', [MODE_LABEL]: 'hashing' }));
+  m = await openMigratedDatabase('pg');
+  hub = new SignalHub({
+    sources: [
+      {
+        source: new FixedValueSource(
+          [
+            { signal: 'btc_usd', value: 95_000 },
+            { signal: 'difficulty', value: 1.1e14 },
+            { signal: 'fees_btc_per_block', value: 0.05 },
+            { signal: 'energy_usd_per_mwh', value: 40 },
+          ],
+          { name: 'pushed-test' },
+        ),
+        trusted: true,
+      },
+    ],
+  });
+  await hub.refresh();
+}, 60_000);
+
+afterAll(async () => {
+  await worker?.close();
+  await cc?.close();
+  await hub?.close();
+  await m?.cleanup();
+  await server?.close();
+  const redis = await producer();
+  await dropPrefix(redis, prefix);
+  redis.disconnect();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const modes = () =>
+  ['h-node-1', 'h-node-2'].map((n) => server.find('v1', 'Node', n)!.metadata.labels?.[MODE_LABEL]).sort();
+
+it('plans the farm read from custom resources, runs an order as a Job, writes status, and frees the node', async () => {
+  const db = m.handle.db;
+  const broker = await new BrokerRepository(db).create({ name: 'cc-broker', kind: 'compute' });
+  const orders = new OrderRepository(db);
+  const placed = await orders.create({
+    brokerId: broker.id,
+    idempotencyKey: 'cc-1',
+    requestHash: createHash('sha256').update('cc-1').digest('hex'),
+    image: 'ghcr.io/acme/llm:1',
+    args: ['--model', 'small'],
+    bid: {
+      tier: 'on-demand',
+      gpuModels: ['H100-SXM-80GB'],
+      gpuCount: 8,
+      minVramGib: 0,
+      maxUsdPerGpuHour: '3',
+      durationSeconds: 4,
+      endBy: null,
+      noticeSeconds: 60,
+    },
+  });
+  if (placed.outcome !== 'created') throw new Error(placed.outcome);
+  const id = placed.order.id;
+  const warnings: string[] = [];
+  cc = await startClusterController({
+    kubeConfig: server.kubeConfig(),
+    namespace: 'default',
+    redisUrl: requireRedisUrl(),
+    db: m.handle,
+    signals: hub,
+    intervalMs: 60_000,
+    prefix,
+    autoStart: false,
+    greedy: true,
+    confirmTimeoutMs: 15_000,
+    leaseTtlMs: 5000,
+    transitionSeconds: 1,
+    onWarning: (w) => warnings.push(w),
+  });
+  // The farm from the resources is the farm file's.
+  expect(cc.farm).toEqual(farm);
+  worker = await startWorkerService({
+    redisUrl: requireRedisUrl(),
+    farm: cc.farm,
+    prefix,
+    db: m.handle,
+    lease: new KubeLeaderLease({ kubeConfig: server.kubeConfig(), namespace: 'default' }),
+    clusterDriver: new KubernetesClusterDriver({ kubeConfig: server.kubeConfig(), farm: cc.farm }),
+    handleSignals: false,
+  });
+  const cycle = async () => {
+    await cc!.controller.refresh();
+    await cc!.controller.trigger('manual');
+  };
+
+  // Admitted; its node is shed to idle, then (settled) taken to serving; then it runs.
+  await cycle();
+  expect((await orders.get(id))?.state).toBe('admitted');
+  await sleep(1200);
+  await cycle();
+  expect(modes()).toEqual(['hashing', 'serving']);
+  await cycle();
+  expect((await orders.get(id))?.state).toBe('running');
+  const job = server.find('batch/v1', 'Job', orderJobName(id), 'default');
+  expect(job?.metadata.labels?.[ORDER_LABEL]).toBe(id);
+
+  // Status written back: the pool's nodes by mode, the site's last plan.
+  await cc.writeStatus();
+  const pool = server.find('switchyard.io/v1alpha1', 'GpuPool', 'hpool');
+  expect((pool?.status as { nodes: Record<string, number> }).nodes).toEqual({
+    serving: 1,
+    hashing: 1,
+    idle: 0,
+    unavailable: 0,
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  const siteStatus = server.find('switchyard.io/v1alpha1', 'Site', 'klab')?.status as {
+    lastPlan?: { planId: string };
+    observedGeneration?: number;
+  };
+  expect(siteStatus?.lastPlan?.planId).toMatch(/^[0-9a-f-]{36}$/);
+  expect(siteStatus?.observedGeneration).toBe(1);
+
+  // Its term ends: completed, the Job deleted, the node back to hashing.
+  await sleep(4000);
+  await cycle();
+  expect((await orders.get(id))?.state).toBe('completed');
+  expect(server.find('batch/v1', 'Job', orderJobName(id), 'default')).toBeUndefined();
+  // The node leaves serving at once (a shed); it goes back to hashing once the pool's minimum
+  // dwell in its new mode has passed, which the plan says in its reasons.
+  await cycle();
+  expect(modes()).toEqual(['hashing', 'idle']);
+  expect(warnings.filter((w) => /Job was not|status of/.test(w))).toEqual([]);
+}, 90_000);
