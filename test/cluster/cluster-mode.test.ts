@@ -8,11 +8,12 @@ import { KubeLeaderLease, KubernetesClusterDriver, MODE_LABEL, MODE_TAINT } from
 import { BrokerRepository, OrderRepository } from '@switchyard/db';
 import { parseFarmYaml, type Farm } from '@switchyard/domain';
 import { startControllerService, type RunningController } from '@switchyard/controller';
-import { FixedValueSource, SignalHub } from '@switchyard/signals';
+import type { SignalHub } from '@switchyard/signals';
 import { startWorkerService, type RunningWorkerService } from '@switchyard/worker';
 import { dropPrefix, producer, uniquePrefix } from '../queue/support.ts';
 import { openMigratedDatabase, type MigratedDatabase } from '../support/databases.ts';
 import { requireRedisUrl } from '../support/redis.ts';
+import { fixedPriceHub } from '../support/fixed-hub.ts';
 import { startFakeApiServer, type FakeApiServer } from '../support/kube/fake-apiserver.ts';
 import { gpuNode } from '../support/kube/fixtures.ts';
 
@@ -58,23 +59,7 @@ beforeAll(async () => {
   for (const name of ['kc-node-1', 'kc-node-2'])
     server.seed(gpuNode(name, { 'switchyard.io/pool': 'kcgpu', [MODE_LABEL]: 'hashing' }));
   m = await openMigratedDatabase('pg');
-  hub = new SignalHub({
-    sources: [
-      {
-        source: new FixedValueSource(
-          [
-            { signal: 'btc_usd', value: 95_000 },
-            { signal: 'difficulty', value: 1.1e14 },
-            { signal: 'fees_btc_per_block', value: 0.05 },
-            { signal: 'energy_usd_per_mwh', value: 40 },
-          ],
-          { name: 'pushed-test' },
-        ),
-        trusted: true,
-      },
-    ],
-  });
-  await hub.refresh();
+  hub = await fixedPriceHub(40);
 }, 60_000);
 
 afterAll(async () => {

@@ -4,7 +4,7 @@
 // and the simulator's ground-truth power log shows no violation.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { connectRedis, type RunningWorkers } from '@switchyard/queue';
-import { FixedValueSource, SignalHub } from '@switchyard/signals';
+import type { SignalHub } from '@switchyard/signals';
 import {
   startControllerService,
   type CycleRecord,
@@ -13,6 +13,7 @@ import {
 } from '@switchyard/controller';
 import { dropPrefix, uniquePrefix } from '../queue/support.ts';
 import { requireRedisUrl } from '../support/redis.ts';
+import { fixedPriceHub } from '../support/fixed-hub.ts';
 import { smallFarm, startSmallFarmSim, startTestWorkers, type SmallFarmSim } from '../support/small-farm.ts';
 
 // clab: pdu-1 and pdu-2 (60 kW each), fleets ca and cb of three S19j Pro (LuxOS), one per PDU
@@ -26,23 +27,7 @@ const prefix = uniquePrefix();
 
 beforeAll(async () => {
   farmSim = await startSmallFarmSim(farm);
-  hub = new SignalHub({
-    sources: [
-      {
-        source: new FixedValueSource(
-          [
-            { signal: 'btc_usd', value: 95_000 },
-            { signal: 'difficulty', value: 1.1e14 },
-            { signal: 'fees_btc_per_block', value: 0.05 },
-            { signal: 'energy_usd_per_mwh', value: 900 },
-          ],
-          { name: 'pushed-test' },
-        ),
-        trusted: true,
-      },
-    ],
-  });
-  await hub.refresh();
+  hub = await fixedPriceHub(900);
 }, 60_000);
 
 afterAll(async () => {

@@ -12,12 +12,13 @@ import { BrokerRepository, OrderRepository, WebhookRepository, type OrderTerms }
 import { parseFarmYaml, type Farm } from '@switchyard/domain';
 import { orderUsage } from '@switchyard/brokers';
 import { startControllerService, type CycleRecord, type RunningController } from '@switchyard/controller';
-import { FixedValueSource, SignalHub } from '@switchyard/signals';
+import type { SignalHub } from '@switchyard/signals';
 import { startSimulator, type RunningSimulator } from '@switchyard/simulator';
 import { startWorkerService, type RunningWorkerService } from '@switchyard/worker';
 import { dropPrefix, producer, uniquePrefix } from '../queue/support.ts';
 import { openMigratedDatabase, type MigratedDatabase } from '../support/databases.ts';
 import { requireRedisUrl } from '../support/redis.ts';
+import { fixedPriceHub } from '../support/fixed-hub.ts';
 import { startReceiver, type Receiver } from '../brokers/receiver.ts';
 
 const FARM = `
@@ -76,23 +77,7 @@ beforeAll(async () => {
     quirkRate: 0,
     seed: 3,
   });
-  hub = new SignalHub({
-    sources: [
-      {
-        source: new FixedValueSource(
-          [
-            { signal: 'btc_usd', value: 95_000 },
-            { signal: 'difficulty', value: 1.1e14 },
-            { signal: 'fees_btc_per_block', value: 0.05 },
-            { signal: 'energy_usd_per_mwh', value: 40 },
-          ],
-          { name: 'pushed-test' },
-        ),
-        trusted: true,
-      },
-    ],
-  });
-  await hub.refresh();
+  hub = await fixedPriceHub(40);
   receiver = await startReceiver();
 }, 60_000);
 
