@@ -151,4 +151,16 @@ it('plans the farm read from custom resources, runs an order as a Job, writes st
   await cycle();
   expect(modes()).toEqual(['hashing', 'idle']);
   expect(warnings.filter((w) => /Job was not|status of/.test(w))).toEqual([]);
+
+  // A change to the resources restarts the controller on the new farm.
+  const before = cc.controller;
+  const nohash = server.find('switchyard.io/v1alpha1', 'GpuPool', 'nohash')!;
+  server.seed({ ...nohash, spec: { ...(nohash.spec as object), nodes: 2 } });
+  for (let i = 0; i < 50 && cc.farm.pools.find((p) => p.metadata.name === 'nohash')?.spec.nodes !== 2; i++)
+    await sleep(100);
+  await cc.reloaded();
+  expect(cc.farm.pools.find((p) => p.metadata.name === 'nohash')?.spec.nodes).toBe(2);
+  expect(cc.controller).not.toBe(before);
+  await cycle();
+  expect((await cc.controller.plans.latest('klab'))?.plan.pools.nohash?.nodes).toBe(2);
 }, 90_000);

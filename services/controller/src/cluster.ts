@@ -40,14 +40,18 @@ export interface ClusterControllerOptions extends Omit<
 }
 
 export interface RunningClusterController {
-  controller: RunningController;
-  farm: Farm;
+  /** The running controller (a new one after the resources change). */
+  readonly controller: RunningController;
+  /** The farm it plans with. */
+  readonly farm: Farm;
   source: KubeFarmSource;
   lease: KubeLeaderLease;
   status: KubeStatusWriter;
   workloads: KubeWorkloads;
   /** Writes the resources' status from the last poll, node listing and plan (also after every cycle). */
   writeStatus(planId?: string): Promise<void>;
+  /** Settles once the restarts the resources' changes started are done. */
+  reloaded(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -96,13 +100,19 @@ function ordersWithJobs(
 
 export async function startClusterController(o: ClusterControllerOptions): Promise<RunningClusterController> {
   const warn = o.onWarning ?? (() => undefined);
+  // Declared before the source starts: its first change may come at any await below.
+  let controller: RunningController | undefined;
+  let closing = false;
+  let reloading: Promise<void> = Promise.resolve();
   const source = new KubeFarmSource({
     kubeConfig: o.kubeConfig,
     onInvalid: (issues) =>
       warn(`the switchyard.io resources are not a valid farm: ${issues.map((i) => i.message).join('; ')}`),
     onError: (e) => warn(`farm resources: ${e.message}`),
+    onChange: (f) => void reload(f),
   });
   const farm = await source.start();
+  let current = farm;
   const site = o.site ?? farm.sites[0]?.metadata.name;
   if (!site || !farm.sites.some((s) => s.metadata.name === site)) {
     await source.close();
@@ -124,8 +134,6 @@ export async function startClusterController(o: ClusterControllerOptions): Promi
     kubeConfig: o.kubeConfig,
     onError: (e, target) => warn(`status of ${target.kind} ${target.name}: ${e.message}`),
   });
-  const sitePools = farm.pools.filter((p) => p.spec.site === site).map((p) => p.metadata.name);
-  let controller: RunningController | undefined;
 
   async function writeStatus(planId?: string): Promise<void> {
     if (!controller) return;
@@ -144,7 +152,7 @@ export async function startClusterController(o: ClusterControllerOptions): Promi
       );
     }
     const nodes = controller.lastNodes();
-    for (const pool of sitePools) {
+    for (const pool of current.pools.filter((p) => p.spec.site === site).map((p) => p.metadata.name)) {
       const meta = source.meta('GpuPool', pool);
       if (!meta || nodes === null) continue;
       writes.push(
@@ -178,41 +186,81 @@ export async function startClusterController(o: ClusterControllerOptions): Promi
     await Promise.all(writes);
   }
 
-  try {
-    controller = await startControllerService({
+  const startFor = (f: Farm) => {
+    const pools = f.pools.filter((p) => p.spec.site === site).map((p) => p.metadata.name);
+    return startControllerService({
       ...o,
-      farm,
+      farm: f,
       site,
       db,
       lease,
       cluster: new KubernetesClusterDriver({
         kubeConfig: o.kubeConfig,
-        farm,
+        farm: f,
         ...(o.transitionSeconds !== undefined && { transitionSeconds: o.transitionSeconds }),
       }),
-      orders: ordersWithJobs(databaseOrders(db.db, sitePools), db.db, farm, workloads, warn),
+      orders: ordersWithJobs(databaseOrders(db.db, pools), db.db, f, workloads, warn),
       onCycle: (r: CycleRecord) => {
         o.onCycle?.(r);
         if (r.outcome === 'dispatched')
           void writeStatus(r.planId).catch((e: Error) => warn(`status not written: ${e.message}`));
       },
     });
+  };
+
+  // A change to the resources restarts the controller on the new farm (one restart at a time;
+  // the lease is released and taken again, so the epoch moves on and old work is fenced off).
+  function reload(next: Farm): Promise<void> {
+    reloading = reloading.then(async () => {
+      if (closing) return;
+      if (!next.sites.some((x) => x.metadata.name === site)) {
+        warn(`the resources no longer have Site "${site}"; keeping the farm as it was`);
+        return;
+      }
+      // Still starting: it starts on the newest farm.
+      if (!controller) {
+        current = next;
+        return;
+      }
+      const old = controller;
+      controller = undefined;
+      await old.close();
+      try {
+        controller = await startFor(next);
+        current = next;
+        warn(`the switchyard.io resources changed: the controller restarted on the new farm`);
+      } catch (e) {
+        warn(`could not restart on the changed farm, staying on the last one: ${(e as Error).message}`);
+        controller = await startFor(current);
+      }
+    });
+    return reloading;
+  }
+
+  try {
+    controller = await startFor(current);
   } catch (e) {
     await source.close();
     await ownDb?.close();
     throw e;
   }
-  const running = controller;
   return {
-    controller: running,
-    farm,
+    get controller() {
+      return controller as RunningController;
+    },
+    get farm() {
+      return current;
+    },
+    reloaded: () => reloading,
     source,
     lease,
     status,
     workloads,
     writeStatus,
     async close() {
-      await running.close();
+      closing = true;
+      await reloading;
+      await controller?.close();
       await status.close();
       await source.close();
       await ownDb?.close();
