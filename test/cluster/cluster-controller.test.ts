@@ -163,4 +163,29 @@ it('plans the farm read from custom resources, runs an order as a Job, writes st
   expect(cc.controller).not.toBe(before);
   await cycle();
   expect((await cc.controller.plans.latest('klab'))?.plan.pools.nohash?.nodes).toBe(2);
+
+  // An in-cluster user's InferenceOrder becomes an order of the `cluster` broker, with its status.
+  server.seed({
+    apiVersion: 'switchyard.io/v1alpha1',
+    kind: 'InferenceOrder',
+    metadata: { name: 'eval', namespace: 'default' },
+    spec: {
+      gpuModels: ['H100-SXM-80GB'],
+      gpuCount: 8,
+      durationSeconds: 600,
+      tier: 'on-demand',
+      maxUsdPerGpuHour: 2.5,
+      noticeSeconds: 300,
+      image: 'ghcr.io/acme/vllm-server:0.6.3',
+    },
+  });
+  await cc.inferenceOrders.syncOnce();
+  const resource = server.find('switchyard.io/v1alpha1', 'InferenceOrder', 'eval', 'default');
+  const orderId = (resource?.status as { orderId?: string } | undefined)?.orderId;
+  expect(orderId).toMatch(/^[0-9a-f-]{36}$/);
+  expect(await orders.get(orderId!)).toMatchObject({
+    state: 'pending',
+    gpuCount: 8,
+    image: 'ghcr.io/acme/vllm-server:0.6.3',
+  });
 }, 90_000);

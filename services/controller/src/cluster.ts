@@ -3,7 +3,8 @@
 // driver, the order lifecycle carried out as Jobs (an order that runs gets its Job; one that ends
 // loses it, with the inference grace period), and status written back to the resources after
 // every cycle (fleets' hashrate, power and miners by state; pools' nodes by mode; the site's last
-// plan).
+// plan); and in-cluster users' InferenceOrder resources are taken as orders of the `cluster`
+// broker, their status kept.
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
   KubeFarmSource,
@@ -17,6 +18,7 @@ import { OrderRepository, openDatabase, type Database, type DatabaseHandle } fro
 import { POOL_MODES, type Farm, type Plan } from '@switchyard/domain';
 import type { CycleRecord } from './control-loop.ts';
 import { databaseOrders } from './order-store.ts';
+import { InferenceOrderReconciler } from './inference-orders.ts';
 import type { ControllerOrders } from './ports.ts';
 import { startControllerService, type ControllerServiceOptions, type RunningController } from './service.ts';
 
@@ -50,6 +52,8 @@ export interface RunningClusterController {
   workloads: KubeWorkloads;
   /** Writes the resources' status from the last poll, node listing and plan (also after every cycle). */
   writeStatus(planId?: string): Promise<void>;
+  /** InferenceOrder resources to orders, and their status back. */
+  inferenceOrders: InferenceOrderReconciler;
   /** Settles once the restarts the resources' changes started are done. */
   reloaded(): Promise<void>;
   close(): Promise<void>;
@@ -237,9 +241,23 @@ export async function startClusterController(o: ClusterControllerOptions): Promi
     return reloading;
   }
 
+  // In-cluster users' InferenceOrder resources become orders of the `cluster` broker.
+  const inferenceOrders = new InferenceOrderReconciler({
+    kubeConfig: o.kubeConfig,
+    db: db.db,
+    onError: (e, ref) => warn(`InferenceOrder ${ref ? `${ref.namespace}/${ref.name}` : ''}: ${e.message}`),
+    // A cancelled order (its resource deleted) loses its Job too.
+    onCancelled: async (order) => {
+      await workloads.stopOrder(order.id, { gracePeriodSeconds: ORDER_GRACE_SECONDS });
+    },
+  });
+
   try {
     controller = await startFor(current);
+    await inferenceOrders.start();
   } catch (e) {
+    await inferenceOrders.close();
+    await controller?.close();
     await source.close();
     await ownDb?.close();
     throw e;
@@ -257,8 +275,10 @@ export async function startClusterController(o: ClusterControllerOptions): Promi
     status,
     workloads,
     writeStatus,
+    inferenceOrders,
     async close() {
       closing = true;
+      await inferenceOrders.close();
       await reloading;
       await controller?.close();
       await status.close();

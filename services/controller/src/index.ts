@@ -5,3 +5,4 @@ export * from './ports.ts';
 export * from './service.ts';
 export * from './gpu-steps.ts';
 export * from './cluster.ts';
+export * from './inference-orders.ts';
