@@ -1,6 +1,7 @@
 // A small farm of GPU pools only, for the Kubernetes tests: site klab, pool hpool (3 H100 nodes
 // selected by switchyard.io/pool and the GFD product label, hashing allowed) and pool nohash (1
-// node, no hashing). It has no miners, so no test using it takes an address block.
+// node, no hashing), with a policy that lets a node change mode every cycle. It has no miners, so
+// no test using it takes an address block.
 import { parseFarmYaml, type Farm } from '@switchyard/domain';
 
 export const GPU_FARM_YAML = `
@@ -13,6 +14,11 @@ spec:
   pue: 1.1
   powerTree: { name: site, limitKw: 200, children: [{ name: pdu-1, limitKw: 100 }] }
   coolingZones: [{ name: hall, capacityKw: 200 }]
+---
+apiVersion: switchyard.io/v1alpha1
+kind: AllocationPolicy
+metadata: { name: klab-policy }
+spec: { site: klab, minDwellSeconds: 0, maxCyclesPerDay: 288, hysteresisUsdPerMwh: 0 }
 ---
 apiVersion: switchyard.io/v1alpha1
 kind: GpuPool
