@@ -11,6 +11,7 @@ import {
   KubernetesClusterDriver,
   MODE_LABEL,
   ORDER_LABEL,
+  hashingDaemonSetName,
   orderJobName,
 } from '@switchyard/cluster';
 import { BrokerRepository, OrderRepository } from '@switchyard/db';
@@ -99,6 +100,10 @@ it('plans the farm read from custom resources, runs an order as a Job, writes st
   });
   // The farm from the resources is the farm file's.
   expect(cc.farm).toEqual(farm);
+  // The hashing pool's GPU-hashing DaemonSet is in place; the pool without hashing has none.
+  expect(server.list('apps/v1', 'DaemonSet', 'default').map((d) => d.metadata.name)).toEqual([
+    hashingDaemonSetName('hpool'),
+  ]);
   worker = await startWorkerService({
     redisUrl: requireRedisUrl(),
     farm: cc.farm,

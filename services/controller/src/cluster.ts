@@ -3,8 +3,9 @@
 // driver, the order lifecycle carried out as Jobs (an order that runs gets its Job; one that ends
 // loses it, with the inference grace period), and status written back to the resources after
 // every cycle (fleets' hashrate, power and miners by state; pools' nodes by mode; the site's last
-// plan); and in-cluster users' InferenceOrder resources are taken as orders of the `cluster`
-// broker, their status kept.
+// plan); each hashing pool gets its GPU-hashing DaemonSet (it runs on the nodes in hashing mode);
+// and in-cluster users' InferenceOrder resources are taken as orders of the `cluster` broker,
+// their status kept.
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
   KubeFarmSource,
@@ -232,6 +233,7 @@ export async function startClusterController(o: ClusterControllerOptions): Promi
       try {
         controller = await startFor(next);
         current = next;
+        await ensureHashing(next);
         warn(`the switchyard.io resources changed: the controller restarted on the new farm`);
       } catch (e) {
         warn(`could not restart on the changed farm, staying on the last one: ${(e as Error).message}`);
@@ -239,6 +241,14 @@ export async function startClusterController(o: ClusterControllerOptions): Promi
       }
     });
     return reloading;
+  }
+
+  /** Each of the site's hashing pools gets its GPU-hashing DaemonSet (kept by server-side apply). */
+  async function ensureHashing(f: Farm): Promise<void> {
+    for (const p of f.pools.filter((x) => x.spec.site === site && x.spec.hashing?.enabled))
+      await workloads
+        .ensureHashing(p)
+        .catch((e: Error) => warn(`GPU-hashing DaemonSet of ${p.metadata.name}: ${e.message}`));
   }
 
   // In-cluster users' InferenceOrder resources become orders of the `cluster` broker.
@@ -254,6 +264,7 @@ export async function startClusterController(o: ClusterControllerOptions): Promi
 
   try {
     controller = await startFor(current);
+    await ensureHashing(current);
     await inferenceOrders.start();
   } catch (e) {
     await inferenceOrders.close();
