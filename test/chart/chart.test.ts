@@ -937,6 +937,9 @@ describe('monitoring', () => {
 
   it('ServiceMonitor on the API Service, PrometheusRule from rules/ (or its placeholder), dashboards', () => {
     const objects = renderSet('monitoring.yaml');
+    // The controller reads measured GPU power from the same Prometheus.
+    const ctl = podSpec(named(objects, 'Deployment', `${FULLNAME}-controller`)).containers[0]!;
+    expect(envOf(ctl, 'GPU_POWER_PROMETHEUS_URL')?.value).toBe('http://prometheus-operated.monitoring:9090');
     checkServiceMonitor(objects);
     const groups = ruleGroups(objects);
     if (ruleFiles.length === 0) {

@@ -16,3 +16,4 @@ export * from './kube/status-writer.ts';
 export * from './kube/manifests.ts';
 export * from './kube/workloads.ts';
 export * from './kube-driver.ts';
+export * from './gpu-power.ts';

@@ -11,7 +11,8 @@
 // annotation in one merge patch that carries the node's resourceVersion, so a concurrent writer
 // makes it fail with 409 and it is read and tried again, never applied over a newer node.
 // Cordoned (unschedulable) and NotReady nodes are not ready: the sequencer does not move them.
-// Draw is estimated from the pool's nodePowerKw for the node's mode (no meter is read here).
+// Draw is dcgm-exporter's measured GPU power (through Prometheus, when given) plus the pool's idle
+// figure, else estimated from the pool's nodePowerKw for the node's mode.
 import {
   CoreV1Api,
   PatchStrategy,
@@ -36,6 +37,12 @@ const GPU_RESOURCE = 'nvidia.com/gpu';
 export interface KubernetesClusterDriverOptions {
   kubeConfig: KubeConfig;
   farm: Farm;
+  /**
+   * GPU power measured by dcgm-exporter (through Prometheus). A node with a reading draws its
+   * GPUs' measured power plus its pool's idle figure (the host, counted generously); one without
+   * draws its pool's figure for its mode.
+   */
+  gpuPower?: { nodeKw(): Promise<Map<string, number>> } | undefined;
   /** How long a node's draw follows a mode change (default 90 s: a model server's load time). */
   transitionSeconds?: number;
   now?: () => Date;
@@ -73,8 +80,10 @@ export class KubernetesClusterDriver implements ClusterDriver {
   readonly #pools: Map<string, GpuPool>;
   readonly #transitionMs: number;
   readonly #now: () => Date;
+  readonly #gpuPower: KubernetesClusterDriverOptions['gpuPower'];
 
   constructor(opts: KubernetesClusterDriverOptions) {
+    this.#gpuPower = opts.gpuPower;
     this.#api = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.#pools = new Map(opts.farm.pools.map((p) => [p.metadata.name, p]));
     const s = opts.transitionSeconds ?? 90;
@@ -89,7 +98,7 @@ export class KubernetesClusterDriver implements ClusterDriver {
     return p;
   }
 
-  #state(pool: GpuPool, node: V1Node): GpuNodeState {
+  #state(pool: GpuPool, node: V1Node, measuredGpuKw?: number): GpuNodeState {
     const mode = node.metadata?.labels?.[MODE_LABEL];
     const known = isPoolMode(mode) ? mode : null;
     const changedAt = Date.parse(node.metadata?.annotations?.[MODE_CHANGED_ANNOTATION] ?? '');
@@ -102,7 +111,12 @@ export class KubernetesClusterDriver implements ClusterDriver {
       pool: pool.metadata.name,
       node: node.metadata?.name ?? '',
       mode: known,
-      powerKw: known ? pool.spec.nodePowerKw[known] : null,
+      powerKw:
+        measuredGpuKw !== undefined
+          ? Math.round((measuredGpuKw + pool.spec.nodePowerKw.idle) * 1000) / 1000
+          : known
+            ? pool.spec.nodePowerKw[known]
+            : null,
       gpuModel: pool.spec.gpuModel,
       gpus: Number.isInteger(allocatable) && allocatable > 0 ? allocatable : pool.spec.gpusPerNode,
       ready: isReady(node),
@@ -115,6 +129,9 @@ export class KubernetesClusterDriver implements ClusterDriver {
   async listNodes(pool?: string, opts: ClusterCallOptions = {}): Promise<GpuNodeState[]> {
     const pools = pool === undefined ? [...this.#pools.values()] : [this.#pool(pool)];
     const out: GpuNodeState[] = [];
+    const measured = this.#gpuPower
+      ? await this.#gpuPower.nodeKw().catch(() => new Map<string, number>())
+      : undefined;
     for (const p of pools) {
       if (opts.signal?.aborted) throw new ClusterError('aborted', `listing ${p.metadata.name}: aborted`);
       const what = `listing the nodes of ${p.metadata.name}`;
@@ -123,7 +140,8 @@ export class KubernetesClusterDriver implements ClusterDriver {
         .catch((e: unknown) => {
           throw clusterErrorFromKube(e, what, opts.signal);
         });
-      for (const n of list.items) if (n.metadata?.name) out.push(this.#state(p, n));
+      for (const n of list.items)
+        if (n.metadata?.name) out.push(this.#state(p, n, measured?.get(n.metadata.name)));
     }
     return out.sort((a, b) => (a.pool === b.pool ? nodeOrder(a.node, b.node) : a.pool < b.pool ? -1 : 1));
   }

@@ -13,6 +13,7 @@ import {
   KubernetesClusterDriver,
   KubeStatusWriter,
   KubeWorkloads,
+  PrometheusGpuPower,
   type GpuNodeState,
 } from '@switchyard/cluster';
 import { OrderRepository, openDatabase, type Database, type DatabaseHandle } from '@switchyard/db';
@@ -40,6 +41,8 @@ export interface ClusterControllerOptions extends Omit<
   holderId?: string;
   /** The node driver's transition time (default its own, 90 s). */
   transitionSeconds?: number;
+  /** Prometheus with dcgm-exporter's metrics: measured GPU power (default: estimated). */
+  prometheusUrl?: string | undefined;
 }
 
 export interface RunningClusterController {
@@ -191,6 +194,9 @@ export async function startClusterController(o: ClusterControllerOptions): Promi
     await Promise.all(writes);
   }
 
+  const gpuPower = o.prometheusUrl
+    ? new PrometheusGpuPower({ url: o.prometheusUrl, onError: (m) => warn(m) })
+    : undefined;
   const startFor = (f: Farm) => {
     const pools = f.pools.filter((p) => p.spec.site === site).map((p) => p.metadata.name);
     return startControllerService({
@@ -203,6 +209,7 @@ export async function startClusterController(o: ClusterControllerOptions): Promi
         kubeConfig: o.kubeConfig,
         farm: f,
         ...(o.transitionSeconds !== undefined && { transitionSeconds: o.transitionSeconds }),
+        ...(gpuPower && { gpuPower }),
       }),
       orders: ordersWithJobs(databaseOrders(db.db, pools), db.db, f, workloads, warn),
       onCycle: (r: CycleRecord) => {

@@ -3,7 +3,8 @@
 // whose transitions are the fencing epoch the workers check. The kubeconfig is found as kubectl
 // finds it (KUBECONFIG, ~/.kube/config, or the Pod's ServiceAccount); the Lease lives in
 // POD_NAMESPACE (the chart sets it from the downward API; else the ServiceAccount's namespace,
-// else "default"), held under POD_NAME (else the host name).
+// else "default"), held under POD_NAME (else the host name). GPU_POWER_PROMETHEUS_URL: a Prometheus
+// with dcgm-exporter's metrics, for measured GPU power.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -66,6 +67,7 @@ export function clusterMode(env: NodeJS.ProcessEnv, kubeConfig?: KubeConfig): Cl
         namespace,
         leaseName,
         holderId: `${env.POD_NAME ?? os.hostname()}-${process.pid}`,
+        prometheusUrl: env.GPU_POWER_PROMETHEUS_URL,
       });
       return { lease: cc.lease, close: () => cc.close() };
     },

@@ -21,7 +21,7 @@ import { UsageError, parseCommandArgs, type Command } from '../context.ts';
 import { intOption, loadFarm, readText } from './inputs.ts';
 import { clusterMode } from './cluster-mode.ts';
 
-export const CONTROLLER_USAGE = `controller [--farm F] [--site S] [--interval S] [--replay-speed N] [--replay-file CSV] [--sim-url URL] [--greedy] [--poll-every MS] [--lease-ttl MS] [--phase-timeout MS] [--confirm-timeout MS] [--fence-grace MS] [--cluster] (REDIS_URL, DATABASE_URL; SIM_ADDRESSES=true, SIM_PORT_OFFSET, SIM_URL for the simulator; --cluster: GPU nodes and the leader Lease in Kubernetes, POD_NAMESPACE, POD_NAME, LEASE_NAME)`;
+export const CONTROLLER_USAGE = `controller [--farm F] [--site S] [--interval S] [--replay-speed N] [--replay-file CSV] [--sim-url URL] [--greedy] [--poll-every MS] [--lease-ttl MS] [--phase-timeout MS] [--confirm-timeout MS] [--fence-grace MS] [--cluster] (REDIS_URL, DATABASE_URL; SIM_ADDRESSES=true, SIM_PORT_OFFSET, SIM_URL for the simulator; --cluster: the farm from the custom resources, GPU nodes and the leader Lease in Kubernetes, POD_NAMESPACE, POD_NAME, LEASE_NAME, GPU_POWER_PROMETHEUS_URL)`;
 
 export const controllerCommand: Command = async (args, ctx) => {
   const { values } = parseCommandArgs(
