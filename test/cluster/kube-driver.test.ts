@@ -7,6 +7,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import type { ClusterError } from '@switchyard/cluster';
 import {
   KubernetesClusterDriver,
+  KubeWorkloads,
+  ORDER_LABEL,
   MODE_CHANGED_ANNOTATION,
   MODE_LABEL,
   MODE_TAINT,
@@ -130,5 +132,49 @@ describe('KubernetesClusterDriver', () => {
     server.fail({ method: 'GET', status: 503, times: 1 });
     const down = await err(d.listNodes('hpool'));
     expect([down.code, down.permanent]).toEqual(['server-error', false]);
+  });
+
+  it('drains a node leaving serving first, and leaves it serving while a PodDisruptionBudget keeps a pod', async () => {
+    const workloads = new KubeWorkloads({ kubeConfig: server.kubeConfig(), namespace: 'default' });
+    const d = new KubernetesClusterDriver({
+      kubeConfig: server.kubeConfig(),
+      farm,
+      drain: (n) => workloads.drainNode(n, { podSelector: ORDER_LABEL }),
+    });
+    const orderPod = (name: string, order: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name,
+        namespace: 'default',
+        labels: { [ORDER_LABEL]: order, 'app.kubernetes.io/managed-by': 'switchyard' },
+      },
+      spec: { nodeName: 'gpu-3', containers: [{ name: 'c', image: 'x' }] },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+    server.seed(orderPod('kept-0', 'kept'));
+    server.seed({
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'kept', namespace: 'default' },
+      spec: { minAvailable: 1, selector: { matchLabels: { [ORDER_LABEL]: 'kept' } } },
+    });
+    const blocked = (await d.setNodeMode('hpool', 'gpu-3', 'idle').then(
+      () => null,
+      (e: unknown) => e,
+    )) as ClusterError;
+    expect([blocked.code, blocked.permanent]).toEqual(['busy', false]);
+    expect(blocked.message).toMatch(/PodDisruptionBudget/);
+    expect(node('gpu-3').metadata?.labels?.[MODE_LABEL]).toBe('serving');
+    // Once the budget allows it, the pod is evicted and the node moves.
+    server.seed({
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'kept', namespace: 'default' },
+      spec: { minAvailable: 0, selector: { matchLabels: { [ORDER_LABEL]: 'kept' } } },
+    });
+    const r = await d.setNodeMode('hpool', 'gpu-3', 'idle');
+    expect(r.changed).toBe(true);
+    expect(server.find('v1', 'Pod', 'kept-0', 'default')).toBeUndefined();
   });
 });

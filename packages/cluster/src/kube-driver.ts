@@ -43,6 +43,11 @@ export interface KubernetesClusterDriverOptions {
    * draws its pool's figure for its mode.
    */
   gpuPower?: { nodeKw(): Promise<Map<string, number>> } | undefined;
+  /**
+   * Drains a node before it leaves serving (e.g. evicting the orders' pods with PodDisruptionBudgets
+   * respected); a node it cannot empty yet is not moved: the call fails as busy and is retried.
+   */
+  drain?: ((node: string) => Promise<{ blocked: Array<{ pod: string; message: string }> }>) | undefined;
   /** How long a node's draw follows a mode change (default 90 s: a model server's load time). */
   transitionSeconds?: number;
   now?: () => Date;
@@ -81,9 +86,11 @@ export class KubernetesClusterDriver implements ClusterDriver {
   readonly #transitionMs: number;
   readonly #now: () => Date;
   readonly #gpuPower: KubernetesClusterDriverOptions['gpuPower'];
+  readonly #drain: KubernetesClusterDriverOptions['drain'];
 
   constructor(opts: KubernetesClusterDriverOptions) {
     this.#gpuPower = opts.gpuPower;
+    this.#drain = opts.drain;
     this.#api = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.#pools = new Map(opts.farm.pools.map((p) => [p.metadata.name, p]));
     const s = opts.transitionSeconds ?? 90;
@@ -146,6 +153,19 @@ export class KubernetesClusterDriver implements ClusterDriver {
     return out.sort((a, b) => (a.pool === b.pool ? nodeOrder(a.node, b.node) : a.pool < b.pool ? -1 : 1));
   }
 
+  /** Empties a node leaving serving; pods a PodDisruptionBudget keeps make it busy (retried). */
+  async #drainFirst(node: string, what: string, signal: AbortSignal | undefined): Promise<void> {
+    if (!this.#drain) return;
+    const d = await this.#drain(node).catch((e: unknown) => {
+      throw clusterErrorFromKube(e, `${what}: draining`, signal);
+    });
+    if (d.blocked.length > 0)
+      throw new ClusterError(
+        'busy',
+        `${what}: ${d.blocked.length} pod(s) kept by a PodDisruptionBudget (${d.blocked[0]!.message})`,
+      );
+  }
+
   async setNodeMode(
     pool: string,
     node: string,
@@ -175,6 +195,8 @@ export class KubernetesClusterDriver implements ClusterDriver {
         return { changed: false, node: this.#state(p, current) };
       if (!isReady(current))
         throw new ClusterError('not-ready', `${what}: the node is cordoned or not Ready`);
+      if (current.metadata?.labels?.[MODE_LABEL] === 'serving' && mode !== 'serving')
+        await this.#drainFirst(node, what, opts.signal);
       const patch = {
         metadata: {
           resourceVersion: current.metadata?.resourceVersion,

@@ -12,6 +12,8 @@ import {
   KubeFarmSource,
   KubeLeaderLease,
   KubernetesClusterDriver,
+  KubeWorkloads,
+  ORDER_LABEL,
   kubeConfigFromEnvironment,
 } from '@switchyard/cluster';
 import { startClusterController, type ClusterControllerOptions } from '@switchyard/controller';
@@ -58,7 +60,15 @@ export function clusterMode(env: NodeJS.ProcessEnv, kubeConfig?: KubeConfig): Cl
         await source.close();
       }
     },
-    driver: (farm) => new KubernetesClusterDriver({ kubeConfig: kc, farm }),
+    // The worker's driver: a node leaving serving has the orders' pods evicted first.
+    driver: (farm) => {
+      const workloads = new KubeWorkloads({ kubeConfig: kc, namespace });
+      return new KubernetesClusterDriver({
+        kubeConfig: kc,
+        farm,
+        drain: (node) => workloads.drainNode(node, { podSelector: ORDER_LABEL }),
+      });
+    },
     leaseReader: () => new KubeLeaderLease({ kubeConfig: kc, namespace, name: leaseName }),
     async startController(o) {
       const cc = await startClusterController({
