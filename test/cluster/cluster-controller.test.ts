@@ -146,6 +146,19 @@ it('plans the farm read from custom resources, runs an order as a Job, writes st
   expect(siteStatus?.lastPlan?.planId).toMatch(/^[0-9a-f-]{36}$/);
   expect(siteStatus?.observedGeneration).toBe(1);
 
+  // A Job whose order is unknown or ended without the loop (e.g. cancelled through the API) is
+  // swept after a cycle; the running order keeps its own.
+  const strayId = '00000000-0000-4000-8000-000000000001';
+  await cc.workloads.startOrder(
+    { ...placed.order, id: strayId },
+    farm.pools.find((p) => p.metadata.name === 'hpool')!,
+  );
+  await cycle();
+  for (let i = 0; i < 30 && server.find('batch/v1', 'Job', orderJobName(strayId), 'default'); i++)
+    await sleep(100);
+  expect(server.find('batch/v1', 'Job', orderJobName(strayId), 'default')).toBeUndefined();
+  expect(server.find('batch/v1', 'Job', orderJobName(id), 'default')).toBeDefined();
+
   // Its term ends: completed, the Job deleted, the node back to hashing.
   await sleep(4000);
   await cycle();

@@ -214,8 +214,10 @@ export async function startClusterController(o: ClusterControllerOptions): Promi
       orders: ordersWithJobs(databaseOrders(db.db, pools), db.db, f, workloads, warn),
       onCycle: (r: CycleRecord) => {
         o.onCycle?.(r);
-        if (r.outcome === 'dispatched')
+        if (r.outcome === 'dispatched') {
           void writeStatus(r.planId).catch((e: Error) => warn(`status not written: ${e.message}`));
+          void stopEndedJobs().catch((e: Error) => warn(`order Jobs not swept: ${e.message}`));
+        }
       },
     });
   };
@@ -248,6 +250,19 @@ export async function startClusterController(o: ClusterControllerOptions): Promi
       }
     });
     return reloading;
+  }
+
+  /**
+   * Jobs of orders that are unknown or ended without a transition of the loop's own (cancelled through the API,
+   * or ended while no controller led) are stopped, with the inference grace period.
+   */
+  async function stopEndedJobs(): Promise<void> {
+    const repo = new OrderRepository(db.db);
+    for (const id of await workloads.orderJobIds()) {
+      const order = await repo.get(id);
+      if (order && !TERMINAL.has(order.state)) continue;
+      await workloads.stopOrder(id, { gracePeriodSeconds: ORDER_GRACE_SECONDS });
+    }
   }
 
   /** Each of the site's hashing pools gets its GPU-hashing DaemonSet (kept by server-side apply). */

@@ -260,6 +260,19 @@ export class KubeWorkloads {
   }
 
   /** The order's Job as a phase; null when it has no Job (never started, stopped or expired). */
+  /** The order ids of the order Jobs in the namespace (managed by Switchyard). */
+  async orderJobIds(opts: WorkloadCallOptions = {}): Promise<string[]> {
+    const list = await this.#batch
+      .listNamespacedJob(
+        { namespace: this.namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY},${ORDER_LABEL}` },
+        this.#call(opts),
+      )
+      .catch((e: unknown) => {
+        throw clusterErrorFromKube(e, 'listing the order Jobs', opts.signal);
+      });
+    return list.items.map((j) => j.metadata?.labels?.[ORDER_LABEL]).filter((x): x is string => !!x);
+  }
+
   async orderStatus(orderId: string, opts: WorkloadCallOptions = {}): Promise<OrderJobStatus | null> {
     const name = orderJobName(orderId);
     let job: V1Job;
