@@ -66,6 +66,9 @@ export class FakeServer<S> {
           body: Buffer.concat(chunks).toString('utf8'),
         };
         this.requests.push(rec);
+        // One request per connection: a kept-alive socket the server closes under a reusing
+        // client makes the client send a GET again, and the request log would count it twice.
+        res.shouldKeepAlive = false;
         this.#answer(rec, res);
       });
     });
