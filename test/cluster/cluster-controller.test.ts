@@ -4,7 +4,6 @@
 // created when it runs; status is written back to the resources; when the order completes its
 // Job is deleted and the node goes back to hashing.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { createHash } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import {
   KubeLeaderLease,
@@ -21,6 +20,7 @@ import { startWorkerService, type RunningWorkerService } from '@switchyard/worke
 import { dropPrefix, producer, uniquePrefix } from '../queue/support.ts';
 import { openMigratedDatabase, type MigratedDatabase } from '../support/databases.ts';
 import { requireRedisUrl } from '../support/redis.ts';
+import { placeBid } from '../support/orders.ts';
 import { fixedPriceHub } from '../support/fixed-hub.ts';
 import { startFakeApiServer, type FakeApiServer } from '../support/kube/fake-apiserver.ts';
 import { chartCrds, gpuNode } from '../support/kube/fixtures.ts';
@@ -63,25 +63,14 @@ it('plans the farm read from custom resources, runs an order as a Job, writes st
   const db = m.handle.db;
   const broker = await new BrokerRepository(db).create({ name: 'cc-broker', kind: 'compute' });
   const orders = new OrderRepository(db);
-  const placed = await orders.create({
-    brokerId: broker.id,
-    idempotencyKey: 'cc-1',
-    requestHash: createHash('sha256').update('cc-1').digest('hex'),
-    image: 'ghcr.io/acme/llm:1',
-    args: ['--model', 'small'],
-    bid: {
-      tier: 'on-demand',
-      gpuModels: ['H100-SXM-80GB'],
-      gpuCount: 8,
-      minVramGib: 0,
-      maxUsdPerGpuHour: '3',
-      durationSeconds: 4,
-      endBy: null,
-      noticeSeconds: 60,
-    },
-  });
-  if (placed.outcome !== 'created') throw new Error(placed.outcome);
-  const id = placed.order.id;
+  const placed = await placeBid(
+    db,
+    broker.id,
+    'cc-1',
+    { durationSeconds: 4, noticeSeconds: 60 },
+    { args: ['--model', 'small'] },
+  );
+  const id = placed.id;
   const warnings: string[] = [];
   cc = await startClusterController({
     kubeConfig: server.kubeConfig(),
@@ -150,7 +139,7 @@ it('plans the farm read from custom resources, runs an order as a Job, writes st
   // swept after a cycle; the running order keeps its own.
   const strayId = '00000000-0000-4000-8000-000000000001';
   await cc.workloads.startOrder(
-    { ...placed.order, id: strayId },
+    { ...placed, id: strayId },
     farm.pools.find((p) => p.metadata.name === 'hpool')!,
   );
   await cycle();

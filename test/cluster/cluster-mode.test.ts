@@ -3,7 +3,6 @@
 // worker checks), GPU nodes through the Kubernetes driver. A bid is admitted and one node of its
 // pool moves from hashing to serving (through idle, over two cycles): label and taint on the Node.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { createHash } from 'node:crypto';
 import { KubeLeaderLease, KubernetesClusterDriver, MODE_LABEL, MODE_TAINT } from '@switchyard/cluster';
 import { BrokerRepository, OrderRepository } from '@switchyard/db';
 import { parseFarmYaml, type Farm } from '@switchyard/domain';
@@ -13,6 +12,7 @@ import { startWorkerService, type RunningWorkerService } from '@switchyard/worke
 import { dropPrefix, producer, uniquePrefix } from '../queue/support.ts';
 import { openMigratedDatabase, type MigratedDatabase } from '../support/databases.ts';
 import { requireRedisUrl } from '../support/redis.ts';
+import { placeBid } from '../support/orders.ts';
 import { fixedPriceHub } from '../support/fixed-hub.ts';
 import { startFakeApiServer, type FakeApiServer } from '../support/kube/fake-apiserver.ts';
 import { gpuNode } from '../support/kube/fixtures.ts';
@@ -77,24 +77,7 @@ it('leads on a Lease and moves a GPU node to serving for an admitted order', asy
   const db = m.handle.db;
   const broker = await new BrokerRepository(db).create({ name: 'kc-broker', kind: 'compute' });
   const orders = new OrderRepository(db);
-  const placed = await orders.create({
-    brokerId: broker.id,
-    idempotencyKey: 'kc-1',
-    requestHash: createHash('sha256').update('kc-1').digest('hex'),
-    image: 'ghcr.io/acme/llm:1',
-    args: [],
-    bid: {
-      tier: 'on-demand',
-      gpuModels: ['H100-SXM-80GB'],
-      gpuCount: 8,
-      minVramGib: 0,
-      maxUsdPerGpuHour: '3',
-      durationSeconds: 3600,
-      endBy: null,
-      noticeSeconds: 300,
-    },
-  });
-  if (placed.outcome !== 'created') throw new Error(placed.outcome);
+  const placed = await placeBid(db, broker.id, 'kc-1');
 
   const kubeConfig = server.kubeConfig();
   const lease = new KubeLeaderLease({ kubeConfig, namespace: 'default', leaseDurationSeconds: 5 });
@@ -127,7 +110,7 @@ it('leads on a Lease and moves a GPU node to serving for an admitted order', asy
   expect(lease.isLeader()).toBe(true);
   const stored = server.find('coordination.k8s.io/v1', 'Lease', 'switchyard-controller', 'default');
   expect(stored?.spec).toMatchObject({ holderIdentity: lease.holderId, leaseTransitions: lease.epoch() });
-  expect((await orders.get(placed.order.id))?.state).toBe('admitted');
+  expect((await orders.get(placed.id))?.state).toBe('admitted');
   // Hashing → serving adds draw: the sequence sheds the node to idle first; once its change has
   // settled (the driver's transition time), the next cycle takes it from idle to serving.
   await new Promise((r) => setTimeout(r, 1200));
