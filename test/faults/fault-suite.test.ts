@@ -276,6 +276,12 @@ async function judge(
     );
   expect(flipped).toEqual([]);
   expect(result.asleep).toBeGreaterThan(0);
+  if (convergedAfterRecoveryMs > deadline)
+    // What the processes were doing, for whoever reads a failed run.
+    console.log(
+      `converged ${convergedAfterRecoveryMs} ms after recovery (at ${recoveredAt}); deadline ${deadline} ms\n` +
+        [...controllers, ...workers].map((c) => `--- ${c.name}\n${c.tail(40)}`).join('\n'),
+    );
   expect(convergedAfterRecoveryMs).toBeLessThanOrEqual(deadline);
   return {
     convergedAfterRecoveryMs,

@@ -340,6 +340,9 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
   const confirmTimeoutMs = o.confirmTimeoutMs ?? 90_000;
   const phaseTimeoutMs = o.phaseTimeoutMs ?? 5 * 60_000;
 
+  /** Set when a shed was sent short: the next snapshot polls again unless a poll began after it. */
+  let freshPollAfter: number | undefined;
+
   const snapshotMiners = (): Record<string, FleetMiners> =>
     Object.fromEntries([...latest].map(([fleet, m]) => [fleet, Object.fromEntries(m)]));
 
@@ -407,11 +410,15 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
     taken: Map<string, Set<string>>,
     planId: string,
     epoch: number,
-  ): { jobs: CatalogJob[]; sent?: { fleet: string; hosts: string[]; from: string; to: string } } {
+  ): {
+    jobs: CatalogJob[];
+    missing: number;
+    sent?: { fleet: string; hosts: string[]; from: string; to: string };
+  } {
     const fleet = fleetByName.get(step.fleet);
     if (!fleet) {
       warn(`step ${step.id}: fleet ${step.fleet} is not in the farm`);
-      return { jobs: [] };
+      return { jobs: [], missing: step.count };
     }
     // Miners with a command outstanding are not picked again until telemetry catches up.
     const used = taken.get(step.fleet) ?? log.pending(step.fleet);
@@ -428,9 +435,10 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
       credentialsRef: fleet.spec.credentialsSecret?.name,
       profiles: fleetProfiles(fleet),
     }).map((payload) => ({ name: 'device.batch', payload }));
-    if (sel.targets.length === 0) return { jobs };
+    if (sel.targets.length === 0) return { jobs, missing: sel.missing };
     return {
       jobs,
+      missing: sel.missing,
       sent: {
         fleet: step.fleet,
         hosts: sel.targets.map((t) => t.host),
@@ -463,7 +471,11 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
 
     async snapshot(trigger: CycleTrigger) {
       const maxAge = trigger === 'grid-dispatch' ? staleAfterMs : maxSnapshotAgeMs;
-      const cached = last && now().getTime() - last.at.getTime() <= maxAge ? last.result : undefined;
+      let cached = last && now().getTime() - last.at.getTime() <= maxAge ? last.result : undefined;
+      // After a short shed the next plan needs telemetry taken after it.
+      if (freshPollAfter !== undefined && cached && cached.startedAt.getTime() < freshPollAfter)
+        cached = undefined;
+      freshPollAfter = undefined;
       const poll = cached ?? (await refresh());
       const at = now();
       const miners = snapshotMiners();
@@ -575,6 +587,7 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
           o.onPhase?.({ planId, index, kind: phase.kind, jobs, status, ...(detail && { detail }) });
         const jobs: CatalogJob[] = [];
         const sent: Array<{ fleet: string; hosts: string[]; from: string; to: string }> = [];
+        let missing = 0;
         let timeoutMs = phaseTimeoutMs;
         if (index > 0 && phase.kind === 'add' && phase.steps.some((st) => st.kind === 'gpu-mode')) {
           // The nodes earlier phases moved have settled (the confirm saw it): read the pools again,
@@ -589,11 +602,22 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
           } else if (isFleetStep(step)) {
             const r = fleetStepJobs(step, miners, taken, planId, epoch);
             jobs.push(...r.jobs);
+            missing += r.missing;
             if (r.sent) sent.push(r.sent);
           } else jobs.push(...poolJobs(step, planId, epoch, takenNodes, forced === true));
         }
+        // A shed sent short (telemetry does not show enough miners to move: commands still in
+        // flight, or a view older than them) cannot free what the plan counted on, so its confirm
+        // would only wait out its timeout: send what there is, then stop and re-plan from a fresh
+        // poll (the loop's retry), which sees the rest.
+        const shortShed = phase.kind === 'shed' && missing > 0;
         if (jobs.length === 0) {
-          record('skipped', 0);
+          record('skipped', 0, shortShed ? `${missing} miner(s) not found in telemetry` : undefined);
+          if (shortShed) {
+            freshPollAfter = now().getTime();
+            finalStatus = 'incomplete';
+            break;
+          }
           continue;
         }
         if (phase.kind === 'add') {
@@ -647,6 +671,11 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
           break;
         }
         record('done', jobs.length);
+        if (shortShed) {
+          freshPollAfter = now().getTime();
+          finalStatus = 'incomplete';
+          break;
+        }
       }
       await o.plans.setStatus?.(planId, finalStatus).catch(() => undefined);
       if (finalStatus === 'incomplete')
