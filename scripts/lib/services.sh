@@ -6,6 +6,7 @@
 #   sy_free_port                print a free TCP port on 127.0.0.1
 #   sy_ensure_redis             make REDIS_URL point at a Redis that answers PING
 #   sy_ensure_postgres          make DATABASE_URL point at a reachable PostgreSQL
+#   sy_ensure_prometheus        export PROMETHEUS_BIN/PROMTOOL_BIN (starts no server)
 #   sy_run_foreground CMD...    run CMD as "the" foreground program of the script
 #
 # Source this file from the main shell of a script, never from $(...) or a
@@ -481,6 +482,86 @@ sy_ensure_postgres() {
   local version
   version=$("$bindir/pg_ctl" --version 2>/dev/null | sed -E 's/^[^0-9]*([0-9][0-9.]*).*/\1/')
   sy_log "postgres: private PostgreSQL ${version:-} on 127.0.0.1:$port (database switchyard, fsync off)"
+}
+
+# --- Prometheus --------------------------------------------------------------
+
+# sy__abs_exe PATH|NAME: print the absolute path of an executable file (a bare
+# NAME is looked up on PATH).
+sy__abs_exe() {
+  local p=$1
+  if [[ $p != */* ]]; then
+    p=$(type -P -- "$p" 2>/dev/null) || return 1
+  fi
+  [[ $p == /* ]] || p="$PWD/$p"
+  [ -f "$p" ] && [ -x "$p" ] || return 1
+  printf '%s\n' "$p"
+}
+
+# sy__prom_version BIN: print BIN's version ("2.42.0+ds"); fails unless
+# `BIN --version` runs.
+sy__prom_version() {
+  local out v
+  out=$(sy__timeout 10 "$1" --version 2>&1 </dev/null) || return 1
+  # "prometheus, version 2.42.0+ds (branch: ..., revision: ...)"
+  v=$(printf '%s\n' "$out" | sed -nE '1s/^[^,]*, version ([^ ]+).*/\1/p')
+  printf '%s\n' "${v:-unknown version}"
+}
+
+# sy__prom_bin VAR NAME [DIR]: print the absolute path of a NAME that runs
+# --version: $VAR when set (and nothing else), else DIR/NAME, NAME on PATH or
+# /usr/bin/NAME (where Debian puts it), the first that works.
+sy__prom_bin() {
+  local var=$1 name=$2 dir=${3:-} c p
+  local -a candidates=()
+  if [ -n "${!var:-}" ]; then
+    candidates=("${!var}")
+  else
+    [ -z "$dir" ] || candidates+=("$dir/$name")
+    candidates+=("$name" "/usr/bin/$name")
+  fi
+  for c in "${candidates[@]}"; do
+    if p=$(sy__abs_exe "$c") && sy__prom_version "$p" >/dev/null; then
+      printf '%s\n' "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# sy_ensure_prometheus: export PROMETHEUS_BIN and PROMTOOL_BIN (absolute paths),
+# installing Debian's prometheus package (it ships both) when they are missing.
+# Starts no server: tests run private ones on their own ports and config files.
+sy_ensure_prometheus() {
+  local var
+  for var in PROMETHEUS_BIN PROMTOOL_BIN; do
+    if [ -n "${!var:-}" ] && ! sy__prom_bin "$var" unused >/dev/null; then
+      sy_die "prometheus: $var=${!var} does not run --version; fix it or unset $var to use the one on PATH"
+    fi
+  done
+
+  local prom tool
+  prom=$(sy__prom_bin PROMETHEUS_BIN prometheus) || prom=""
+  # An upstream tarball keeps promtool next to prometheus: prefer that pair.
+  tool=$(sy__prom_bin PROMTOOL_BIN promtool "${prom%/*}") || tool=""
+  if { [ -z "$prom" ] || [ -z "$tool" ]; } && sy__can_apt; then
+    # The package may also start its own service (port 9090, /etc/prometheus);
+    # we never use either. Its recommended node exporter would be one more
+    # system daemon, so leave it out.
+    sy_log "prometheus: prometheus/promtool not found; installing them (apt-get install prometheus)"
+    sy__apt_install --no-install-recommends prometheus || true
+    prom=$(sy__prom_bin PROMETHEUS_BIN prometheus) || prom=""
+    tool=$(sy__prom_bin PROMTOOL_BIN promtool "${prom%/*}") || tool=""
+  fi
+  if [ -z "$prom" ] || [ -z "$tool" ]; then
+    local missing=""
+    [ -n "$prom" ] || missing=prometheus
+    [ -n "$tool" ] || missing="${missing:+$missing and }promtool"
+    sy_die "prometheus: $missing not found: install prometheus (apt-get install prometheus, which includes promtool) or set PROMETHEUS_BIN and PROMTOOL_BIN to their paths"
+  fi
+
+  export PROMETHEUS_BIN=$prom PROMTOOL_BIN=$tool
+  sy_log "prometheus: $(sy__prom_version "$prom") ($prom)"
 }
 
 # --- foreground child ----------------------------------------------------------
