@@ -470,6 +470,24 @@ export class OrderRepository {
   }
 
   /** The order, if it exists (and is `brokerId`'s, when given). */
+  /** Orders by state and tier, over every broker (for metrics). */
+  async countByStateAndTier(): Promise<Array<{ state: OrderState; tier: OrderTier; count: number }>> {
+    const rows = await this.#db
+      .select({ state: orders.state, tier: orders.tier, count: sql<number>`count(*)::int` })
+      .from(orders)
+      .groupBy(orders.state, orders.tier);
+    return rows.map((r) => ({ state: r.state, tier: r.tier, count: Number(r.count) }));
+  }
+
+  /** Order events by the state they moved to, over every broker (for metrics). */
+  async countTransitions(): Promise<Array<{ toState: OrderState; count: number }>> {
+    const rows = await this.#db
+      .select({ toState: orderEvents.toState, count: sql<number>`count(*)::int` })
+      .from(orderEvents)
+      .groupBy(orderEvents.toState);
+    return rows.map((r) => ({ toState: r.toState, count: Number(r.count) }));
+  }
+
   async get(id: string, brokerId?: string): Promise<OrderRecord | undefined> {
     if (!UUID.test(id) || (brokerId !== undefined && !UUID.test(brokerId))) return undefined;
     const where = [eq(orders.id, id), ...(brokerId !== undefined ? [eq(orders.brokerId, brokerId)] : [])];

@@ -17,6 +17,8 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'GET /healthz',
   'GET /readyz',
   'GET /openapi.json',
+  // For the cluster's Prometheus; the NetworkPolicy decides who reaches it (metrics.ts).
+  'GET /metrics',
   // The admin sign-in form and session: they check the presented key themselves (bull-board.ts).
   'GET /admin/login',
   'POST /admin/session',

@@ -16,6 +16,8 @@ import { registerAuth } from './auth.ts';
 import { registerOpenApi } from './openapi.ts';
 import { HARDENED_FASTIFY_OPTIONS, registerHardening, type HardeningOptions } from './hardening.ts';
 import { apiLogger } from './redact.ts';
+import { registerMetrics } from './metrics.ts';
+import { createMetricsRegistry, type Registry } from '@switchyard/telemetry';
 import type { Database } from '@switchyard/db';
 import type { ControlEvent } from '@switchyard/queue';
 import type { BrokerEventSink, WebhookOutbox, WebhookTargetPolicy } from '@switchyard/brokers';
@@ -56,6 +58,12 @@ export interface AppDeps {
    * the admin sessions (bull-board.ts); needs db. Without it there is no /admin.
    */
   admin?: AdminDeps;
+  /**
+   * The process's metrics registry, served at /metrics with the API's own metrics added
+   * (metrics.ts); the queues' depths are read from `admin`'s queues. Default: a registry of the
+   * API's metrics alone.
+   */
+  metrics?: Registry;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -80,6 +88,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const auth = registerAuth(app, { db: deps.db, sessions: adminSessions });
   // Before any route too: the OpenAPI document lists only the routes registered after it.
   await registerOpenApi(app);
+  registerMetrics(app, {
+    registry: deps.metrics ?? createMetricsRegistry({ defaultMetrics: false }),
+    db: deps.db,
+    queues: deps.admin?.queues,
+  });
   await app.register(healthRoutes, { checks: deps.readiness });
   await app.register(farmRoutes, { prefix: '/api/v1', getFarm: deps.getFarm });
   if (deps.db) {

@@ -43,8 +43,8 @@ export { DEFAULT_LOAD_SHEDDING, type LoadSheddingConfig } from './under-pressure
 
 const TYPE_BASE = 'https://switchyard.io/problems/';
 
-/** Routes that are never limited nor shed: the health probes. */
-export const EXEMPT_ROUTES: readonly string[] = ['/healthz', '/readyz'];
+/** Routes that are never limited nor shed: the health probes and Prometheus' scrapes. */
+export const EXEMPT_ROUTES: readonly string[] = ['/healthz', '/readyz', '/metrics'];
 /** A route's body limit unless it sets `bodyLimit` itself (at most the app's 1 MiB). */
 export const DEFAULT_ROUTE_BODY_LIMIT = 256 * 1024;
 /** Arrays and objects in a JSON body nest at most this deep. */

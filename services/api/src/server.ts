@@ -7,7 +7,7 @@ import { InventoryRepository, migrateDatabase, openDatabase, type DatabaseHandle
 import { checkEvictionPolicy, connectRedis, createQueues, publishControlEvent } from '@switchyard/queue';
 import type { ApiEnv } from '@switchyard/config';
 import { createWebhookOutbox } from '@switchyard/brokers';
-import { redactUrl, type Logger } from '@switchyard/telemetry';
+import { createMetricsRegistry, redactUrl, type Logger, type Registry } from '@switchyard/telemetry';
 import { buildApp } from './app.ts';
 import { ensureOperatorKey } from './bootstrap-key.ts';
 import {
@@ -51,6 +51,8 @@ export interface RunningApi {
    * to whoever started the API; undefined when none was issued.
    */
   bootstrapToken?: string;
+  /** The registry /metrics serves; in-process components add their metrics to it. */
+  metrics: Registry;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,11 @@ export interface StartApiOptions {
   bootstrapOperatorKey?: boolean;
   /** Rate limits and load shedding; default: from the environment (hardeningConfigFromEnv). */
   hardening?: HardeningConfig;
+  /**
+   * The process's metrics registry (one per process: `switchyard start` shares it with the
+   * controller and worker it runs); default: a new one with the process metrics.
+   */
+  metrics?: Registry;
 }
 
 export async function startApi(env: ApiEnv, logger: Logger, opts: StartApiOptions = {}): Promise<RunningApi> {
@@ -113,6 +120,7 @@ export async function startApi(env: ApiEnv, logger: Logger, opts: StartApiOption
     const limiterRedis = hardening.rateLimit ? await connectRateLimitRedis(env.REDIS_URL) : undefined;
     if (limiterRedis) cleanups.push(async () => limiterRedis.disconnect());
 
+    const metrics = opts.metrics ?? createMetricsRegistry();
     const app = await buildApp({
       logger,
       getFarm: () => view,
@@ -121,6 +129,7 @@ export async function startApi(env: ApiEnv, logger: Logger, opts: StartApiOption
       webhookOutbox: outbox,
       brokerEvents: outbox.publish,
       admin: { queues: Object.values(boardQueues.queues), redis },
+      metrics,
       readiness: [
         { name: 'database', check: () => db.ping() },
         { name: 'redis', check: async () => void (await redis.ping()) },
@@ -138,6 +147,7 @@ export async function startApi(env: ApiEnv, logger: Logger, opts: StartApiOption
     return {
       url,
       farm,
+      metrics,
       db,
       ...(bootstrap ? { bootstrapToken: bootstrap.token } : {}),
       close: () => (closing ??= closeAll()),

@@ -33,8 +33,9 @@ export const USAGE = `Usage: switchyard <command> [options]
 Commands:
   start [--farm FILE] [--port N]   run everything on the farm file (standalone mode): API, simulator,
                                    worker, controller; [--api-only] [--interval S] [--replay-speed N]
-                                   [--time-compression N]
-  api [--farm FILE] [--port N]     run the API alone (start --api-only)
+                                   [--time-compression N] [--sim-port N] (default 9090; 0: any);
+                                   Prometheus metrics of all of it at the API's /metrics
+  api [--farm FILE] [--port N]     run the API alone (start --api-only); metrics at its /metrics
   migrate                          apply database migrations (DATABASE_URL, or embedded PGlite)
   farm validate <file>             check a farm file; prints every problem, exit 1 on any
   sim --farm FILE [--speed N]      run the farm simulator (every miner on its own 127.x address)
@@ -47,7 +48,9 @@ Commands:
                                    [--solver greedy|milp] [--strike-n N] [--strike-m M] [--skip-bad-rows]
   worker [--farm F] [--concurrency N] [--sim-url URL | --cluster]  run the job workers (REDIS_URL; SIM_ADDRESSES=true for the simulator; --cluster: GPU nodes and the leader Lease in Kubernetes)
                                    [--sim-url URL]: GPU nodes through the simulator's API (or SIM_URL)
+                                   [--metrics-port N]: Prometheus metrics at :N/metrics (or METRICS_PORT)
   controller [--farm F] [--interval S] [--replay-speed N]  run the control loop (REDIS_URL, DATABASE_URL)
+                                   [--metrics-port N]: Prometheus metrics at :N/metrics (or METRICS_PORT)
   dispatch create (--cap-kw N | --curtail-by-kw N) --duration D [--site S] [--api URL]
                                    send a grid dispatch to the API (D: 900, 15m, 1h30m; --starts-at T)
   dispatch list [--active] | show <id> | cancel <id>  [--api URL] [--api-key KEY] [--json]

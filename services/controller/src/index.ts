@@ -6,3 +6,4 @@ export * from './service.ts';
 export * from './gpu-steps.ts';
 export * from './cluster.ts';
 export * from './inference-orders.ts';
+export * from './metrics.ts';

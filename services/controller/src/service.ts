@@ -40,6 +40,8 @@ import { QueueEvents, subscribeControlEvents } from '@switchyard/queue';
 import type { PollResult } from '@switchyard/miners';
 import type { ClusterDriver, GpuNodeState } from '@switchyard/cluster';
 import { ControlLoop, type CycleRecord, type CycleTrigger } from './control-loop.ts';
+import { createControllerMetrics } from './metrics.ts';
+import type { Registry } from '@switchyard/telemetry';
 import { databaseOrders, databaseOverrides, databasePolicy } from './order-store.ts';
 import { createWebhookOutbox, type BrokerEventSink } from '@switchyard/brokers';
 import {
@@ -116,6 +118,8 @@ export interface ControllerServiceOptions {
   /** This many more faulted or offline miners than at the last plan trigger a cycle (default max(5, 1 %)). */
   faultJump?: number;
   onCycle?: (r: CycleRecord) => void;
+  /** Where the controller's metrics go (see metrics.ts); none when absent. */
+  metrics?: Registry | undefined;
   /** A cycle handed its sequence to the queues (its record so far). */
   onDispatching?: (r: CycleRecord) => void;
   onPhase?: (r: PhaseRecord) => void;
@@ -248,6 +252,19 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
         warn(`could not read grid dispatches: ${(e as Error).message}`);
       }
     };
+    const metrics = o.metrics
+      ? createControllerMetrics(o.metrics, {
+          farm: o.farm,
+          site: o.site,
+          lease,
+          signals: () => o.signals.current(new Date()),
+          inFlight: () => ports.inFlightCount(),
+        })
+      : undefined;
+    if (metrics) {
+      const off = lease.onLost(() => metrics.leadership('lost'));
+      closers.push(async () => off());
+    }
     const ports = createControllerPorts({
       farm: o.farm,
       site: o.site,
@@ -264,7 +281,10 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
       ...(o.phaseTimeoutMs !== undefined && { phaseTimeoutMs: o.phaseTimeoutMs }),
       ...(o.fenceGraceMs !== undefined && { fenceGraceMs: o.fenceGraceMs }),
       ...(o.planTimeLimitMs !== undefined && { planTimeLimitMs: o.planTimeLimitMs }),
-      ...(o.onPhase && { onPhase: o.onPhase }),
+      onPhase: (r) => {
+        metrics?.observePhase(r);
+        o.onPhase?.(r);
+      },
       ...(o.onWarning && { onWarning: o.onWarning }),
     });
     // What the last plan was made with: the triggers compare against it.
@@ -275,6 +295,17 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
       {
         ...ports,
         lease,
+        async plan(input) {
+          const t0 = performance.now();
+          const plan = await ports.plan(input);
+          metrics?.observePlan(
+            plan,
+            performance.now() - t0,
+            input.trigger ?? 'manual',
+            solver !== undefined && input.trigger !== 'grid-dispatch',
+          );
+          return plan;
+        },
         async snapshot(trigger) {
           // Every cycle sees the dispatches in force (one query); the fast path has just read them.
           if (trigger !== 'grid-dispatch') await refreshDispatches();
@@ -303,8 +334,14 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
       },
       {
         intervalMs: o.intervalMs,
-        ...(o.onCycle && { onCycle: o.onCycle }),
-        ...(o.onDispatching && { onDispatching: o.onDispatching }),
+        onCycle: (r) => {
+          metrics?.observeCycle(r);
+          o.onCycle?.(r);
+        },
+        onDispatching: (r) => {
+          metrics?.observeDispatching(r);
+          o.onDispatching?.(r);
+        },
       },
     );
     closers.push(() => loop.stop());
@@ -314,6 +351,7 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
       const won = await lease.acquire().catch(() => false);
       // A new leader plans at once from what it observes, not at its next interval.
       if (won && !was) {
+        metrics?.leadership('won');
         ports.forgetMemory();
         if (o.autoStart ?? true) void loop.trigger('leadership');
       }
@@ -364,6 +402,10 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
         // pool's highest draw), times the site's PUE.
         const gpuKw = gpuDrawKw(o.farm, o.site, ports.lastNodes());
         const siteKw = (result.fleets.reduce((n, f) => n + f.powerKw, 0) + gpuKw) * pue;
+        if (metrics) {
+          metrics.observePoll(result, ports.lastNodes());
+          metrics.observeDispatches(inForce, siteKw, at.getTime());
+        }
         for (const d of inForce)
           void dispatchStore
             .recordPerformance(d.id, { at, siteKw })

@@ -3,3 +3,4 @@ export * from './handlers.ts';
 export * from './kube-handler.ts';
 export * from './service.ts';
 export * from './credentials.ts';
+export * from './metrics.ts';

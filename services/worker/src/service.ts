@@ -4,6 +4,8 @@
 // kube.action sets GPU node modes through a ClusterDriver (the simulator's API in standalone
 // mode); webhook.deliver sends brokers' signed webhook deliveries, read from the database, and a
 // periodic sweep enqueues deliveries whose job was lost (see docs/worker.md).
+import type { Registry } from '@switchyard/telemetry';
+import { createWorkerMetrics } from './metrics.ts';
 import { SimulatorClusterDriver, type ClusterDriver } from '@switchyard/cluster';
 import type { Farm } from '@switchyard/domain';
 import { ObservationRepository, openDatabase, type DatabaseHandle } from '@switchyard/db';
@@ -65,6 +67,8 @@ export interface WorkerServiceOptions {
   portOffset?: number | undefined;
   /** Resolves a fleet's credentialsSecret name; without it batches that name one fail for good. */
   resolveCredentials?: ((ref: string, driver: MinerDriverName) => Promise<MinerCredentials>) | undefined;
+  /** Where the worker's metrics go (see metrics.ts); none when absent. */
+  metrics?: Registry | undefined;
   /** Per-request miner timeout (default 3000 ms). */
   minerTimeoutMs?: number | undefined;
   /** Queue prefix (default the harness's {switchyard}). */
@@ -230,6 +234,7 @@ export async function startWorkerService(opts: WorkerServiceOptions): Promise<Ru
       ...(opts.handleSignals !== undefined ? { handleSignals: opts.handleSignals } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
+    if (opts.metrics) createWorkerMetrics(opts.metrics).attach(workers);
     let closing: Promise<void> | undefined;
     const close = (closeOpts: { force?: boolean } = {}) =>
       (closing ??= workers.close(closeOpts).finally(cleanup));

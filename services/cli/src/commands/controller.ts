@@ -18,10 +18,10 @@ import { FACTORY_CREDENTIALS } from '@switchyard/miners';
 import { DEFAULT_CREDENTIALS_DIR, fileCredentialsResolver } from '@switchyard/worker';
 import type { MinerDriverName } from '@switchyard/domain';
 import { UsageError, parseCommandArgs, type Command } from '../context.ts';
-import { intOption, loadFarm, readText } from './inputs.ts';
+import { intOption, loadFarm, metricsEndpoint, readText } from './inputs.ts';
 import { clusterMode } from './cluster-mode.ts';
 
-export const CONTROLLER_USAGE = `controller [--farm F] [--site S] [--interval S] [--replay-speed N] [--replay-file CSV] [--sim-url URL] [--greedy] [--poll-every MS] [--lease-ttl MS] [--phase-timeout MS] [--confirm-timeout MS] [--fence-grace MS] [--cluster] (REDIS_URL, DATABASE_URL; SIM_ADDRESSES=true, SIM_PORT_OFFSET, SIM_URL for the simulator; --cluster: the farm from the custom resources, GPU nodes and the leader Lease in Kubernetes, POD_NAMESPACE, POD_NAME, LEASE_NAME, GPU_POWER_PROMETHEUS_URL)`;
+export const CONTROLLER_USAGE = `controller [--farm F] [--site S] [--interval S] [--replay-speed N] [--replay-file CSV] [--sim-url URL] [--greedy] [--poll-every MS] [--lease-ttl MS] [--phase-timeout MS] [--confirm-timeout MS] [--fence-grace MS] [--metrics-port N] [--cluster] (REDIS_URL, DATABASE_URL; SIM_ADDRESSES=true, SIM_PORT_OFFSET, SIM_URL for the simulator; --cluster: the farm from the custom resources, GPU nodes and the leader Lease in Kubernetes, POD_NAMESPACE, POD_NAME, LEASE_NAME, GPU_POWER_PROMETHEUS_URL)`;
 
 export const controllerCommand: Command = async (args, ctx) => {
   const { values } = parseCommandArgs(
@@ -40,6 +40,7 @@ export const controllerCommand: Command = async (args, ctx) => {
       'confirm-timeout': { type: 'string' },
       'fence-grace': { type: 'string' },
       cluster: { type: 'boolean' },
+      'metrics-port': { type: 'string' },
     },
     false,
   );
@@ -77,7 +78,9 @@ export const controllerCommand: Command = async (args, ctx) => {
   if (simUrl !== undefined && !/^https?:\/\/[^/]/.test(simUrl))
     throw new UsageError(`--sim-url (or SIM_URL) must be an http(s) URL (got "${simUrl}")`);
   if (kube && simUrl !== undefined) throw new UsageError('--cluster and --sim-url exclude each other');
+  const metrics = await metricsEndpoint(values['metrics-port'], ctx.env, ctx.stdout);
   const common: Omit<ControllerServiceOptions, 'farm'> = {
+    metrics: metrics.registry,
     ...serviceOptions(ctx.env, portOffset, logger),
     site,
     signals: hub,
@@ -100,6 +103,7 @@ export const controllerCommand: Command = async (args, ctx) => {
     process.once('SIGINT', stop);
   });
   await controller.close();
+  await metrics.close();
   await hub.close();
   await prices.close();
   return 0;

@@ -11,7 +11,7 @@ import { ReplaySource, SignalHub, SignalRepository, StoredPriceSource } from '@s
 import { startWorkerService } from '@switchyard/worker';
 import { FACTORY_CREDENTIALS } from '@switchyard/miners';
 import { SimulatorClusterDriver } from '@switchyard/cluster';
-import type { Logger } from '@switchyard/telemetry';
+import type { Logger, Registry } from '@switchyard/telemetry';
 
 export interface FarmRunOptions {
   farm: Farm;
@@ -23,6 +23,8 @@ export interface FarmRunOptions {
   replaySpeed: number;
   intervalSeconds: number;
   simHttpPort: number;
+  /** The process's metrics registry (the API's, served at its /metrics). */
+  metrics?: Registry;
 }
 
 /**
@@ -94,6 +96,7 @@ export async function startFarmRun(o: FarmRunOptions): Promise<RunningFarm> {
     o.logger.info({ url: sim.url, miners: sim.miners }, 'simulator running');
 
     const worker = await startWorkerService({
+      metrics: o.metrics,
       redisUrl: o.redisUrl,
       farm: o.farm,
       mapHost: toSimHost,
@@ -116,6 +119,7 @@ export async function startFarmRun(o: FarmRunOptions): Promise<RunningFarm> {
     const site = o.farm.sites[0]?.metadata.name;
     if (!site) throw new Error('the farm has no site');
     const controller = await startControllerService({
+      metrics: o.metrics,
       farm: o.farm,
       site,
       redisUrl: o.redisUrl,

@@ -1,5 +1,6 @@
 // Reading the files the planning commands take: the farm file and a text input, with the
 // problems printed the way `farm validate` prints them. null means "reported; exit 1".
+import { createMetricsRegistry, serveMetrics, type Registry } from '@switchyard/telemetry';
 import { readFile } from 'node:fs/promises';
 import { formatIssue, parseFarmYaml, parseIsoTime, type Farm } from '@switchyard/domain';
 import { UsageError, type CliContext } from '../context.ts';
@@ -66,4 +67,28 @@ export function money(x: number, digits = 0): string {
 
 export function isoMinute(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 16)}Z`;
+}
+
+/**
+ * `--metrics-port N` (or METRICS_PORT): the process's metrics registry, served at
+ * http://METRICS_HOST:N/metrics (0: any free port; the URL is printed). Without either the
+ * registry is undefined: the process keeps no metrics.
+ */
+export async function metricsEndpoint(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+  out: NodeJS.WritableStream,
+): Promise<{ registry: Registry | undefined; close: () => Promise<void> }> {
+  const fromEnv = flag === undefined && env.METRICS_PORT !== undefined && env.METRICS_PORT !== '';
+  const v = flag ?? (fromEnv ? env.METRICS_PORT : undefined);
+  if (v === undefined) return { registry: undefined, close: async () => {} };
+  const port = Number(v);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new UsageError(
+      `${fromEnv ? 'METRICS_PORT' : '--metrics-port'} must be an integer between 0 and 65535 (got "${v}")`,
+    );
+  const registry = createMetricsRegistry();
+  const server = await serveMetrics(registry, { port, host: env.METRICS_HOST || '0.0.0.0' });
+  out.write(`metrics: ${server.url}\n`);
+  return { registry, close: () => server.close() };
 }

@@ -3,6 +3,7 @@ import { startApi } from '@switchyard/api';
 import { createLogger } from '@switchyard/telemetry';
 import { parseCommandArgs, UsageError, type Command } from '../context.ts';
 import { compressPolicyTime, startFarmRun, type RunningFarm } from './farm-run.ts';
+import { intOption } from './inputs.ts';
 
 /** `switchyard start`: runs the system in one process until SIGTERM or SIGINT. */
 export const start: Command = async (args, ctx) => {
@@ -16,6 +17,7 @@ export const start: Command = async (args, ctx) => {
       'replay-speed': { type: 'string' },
       'time-compression': { type: 'string' },
       interval: { type: 'string' },
+      'sim-port': { type: 'string' },
     },
     false,
   );
@@ -31,6 +33,7 @@ export const start: Command = async (args, ctx) => {
   ) {
     throw new UsageError('--interval must be whole seconds from 5 to 3600');
   }
+  const simPort = intOption('sim-port', values['sim-port'], 0, 65_535) ?? 9090;
   const env = parseEnv(apiEnvSchema, {
     ...ctx.env,
     ...(values.farm ? { FARM_FILE: values.farm } : {}),
@@ -54,7 +57,8 @@ export const start: Command = async (args, ctx) => {
         historyFile: 'examples/history-synthetic.csv',
         replaySpeed,
         intervalSeconds,
-        simHttpPort: 9090,
+        simHttpPort: simPort,
+        metrics: api.metrics,
       });
     } catch (e) {
       await api.close();

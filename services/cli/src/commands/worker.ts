@@ -1,4 +1,4 @@
-// `switchyard worker [--farm F] [--concurrency N] [--sim-url URL | --cluster]`: serves every job of the
+// `switchyard worker [--farm F] [--concurrency N] [--metrics-port N] [--sim-url URL | --cluster]`: serves every job of the
 // catalog until SIGTERM or SIGINT, then finishes running jobs and exits (see docs/worker.md).
 import { loadFarm } from '@switchyard/simulator';
 import { toSimHost } from '@switchyard/simulator';
@@ -7,6 +7,7 @@ import { FACTORY_CREDENTIALS } from '@switchyard/miners';
 import type { MinerDriverName } from '@switchyard/domain';
 import { parseCommandArgs, UsageError, type Command } from '../context.ts';
 import { clusterMode } from './cluster-mode.ts';
+import { metricsEndpoint } from './inputs.ts';
 
 export const workerCommand: Command = async (args, ctx) => {
   const { values } = parseCommandArgs(
@@ -16,6 +17,7 @@ export const workerCommand: Command = async (args, ctx) => {
       concurrency: { type: 'string' },
       'sim-url': { type: 'string' },
       cluster: { type: 'boolean' },
+      'metrics-port': { type: 'string' },
     },
     false,
   );
@@ -43,7 +45,9 @@ export const workerCommand: Command = async (args, ctx) => {
   const portOffset = Number(ctx.env.SIM_PORT_OFFSET ?? 0);
   const log = (level: string) => (obj: object, msg: string) =>
     (level === 'info' ? ctx.stdout : ctx.stderr).write(`${level} ${msg} ${JSON.stringify(obj)}\n`);
+  const metrics = await metricsEndpoint(values['metrics-port'], ctx.env, ctx.stdout);
   const service = await startWorkerService({
+    metrics: metrics.registry,
     redisUrl,
     farm,
     databaseUrl: ctx.env.DATABASE_URL,
@@ -70,7 +74,10 @@ export const workerCommand: Command = async (args, ctx) => {
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
       ctx.stdout.write(`${sig}: finishing running jobs\n`);
-      void service.close().finally(resolve);
+      void service
+        .close()
+        .then(() => metrics.close())
+        .finally(resolve);
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
