@@ -463,6 +463,8 @@ describe('rendering the chart', () => {
       '60',
       '--lease-ttl',
       '15000',
+      '--metrics-port',
+      '9464',
       '--cluster',
     ]);
     // Cluster mode: the Lease's holder is the Pod, in the release's namespace (downward API).
@@ -477,9 +479,51 @@ describe('rendering the chart', () => {
     expect(spec(named(objects, 'PodDisruptionBudget', `${FULLNAME}-controller`)).minAvailable).toBe(1);
     expect(spec(named(objects, 'PodDisruptionBudget', `${FULLNAME}-api`)).minAvailable).toBe(1);
     const worker = named(objects, 'Deployment', `${FULLNAME}-worker`);
-    expect(podSpec(worker).containers[0]!.args).toEqual(['worker', '--cluster']);
+    expect(podSpec(worker).containers[0]!.args).toEqual(['worker', '--metrics-port', '9464', '--cluster']);
     expect(spec(worker).replicas).toBe(2);
     expect(ofKind(objects, 'HorizontalPodAutoscaler')).toEqual([]);
+  });
+
+  it('the controller and the worker serve /metrics on a port named metrics; metrics.enabled=false removes it', () => {
+    /** The `--metrics-port` argument and the container ports of a component's Deployment. */
+    const metricsOf = (objects: KubeObject[], name: string) => {
+      const c = podSpec(named(objects, 'Deployment', `${FULLNAME}-${name}`)).containers[0]!;
+      const at = c.args!.indexOf('--metrics-port');
+      return { flag: at < 0 ? undefined : c.args![at + 1], ports: c.ports, env: envOf(c, 'METRICS_PORT') };
+    };
+    const served = (port: number) => ({
+      flag: String(port),
+      ports: [{ name: 'metrics', containerPort: port, protocol: 'TCP' }],
+      env: undefined,
+    });
+    for (const set of ALL_SETS) {
+      const objects = renderSet(set);
+      for (const name of ['controller', 'worker'])
+        expect([set, name, metricsOf(objects, name)]).toEqual([set, name, served(9464)]);
+      // The API's metrics are on its http port.
+      const api = podSpec(named(objects, 'Deployment', `${FULLNAME}-api`)).containers[0]!;
+      expect(api.ports!.map((p) => p.name)).toEqual(['http']);
+    }
+    const moved = render([valuesFile({ metrics: { port: 9100 } })]);
+    const off = render([valuesFile({ metrics: { enabled: false } })]);
+    for (const name of ['controller', 'worker']) {
+      expect(metricsOf(moved, name)).toEqual(served(9100));
+      expect(metricsOf(off, name)).toEqual({ flag: undefined, ports: undefined, env: undefined });
+    }
+    // Nothing else changes with it.
+    const args = (objects: KubeObject[], name: string) =>
+      podSpec(named(objects, 'Deployment', `${FULLNAME}-${name}`)).containers[0]!.args;
+    expect(args(off, 'controller')).toEqual([
+      'controller',
+      '--interval',
+      '60',
+      '--lease-ttl',
+      '15000',
+      '--cluster',
+    ]);
+    expect(args(off, 'worker')).toEqual(['worker', '--cluster']);
+    const deployments = [...ofKind(moved, 'Deployment'), ...ofKind(off, 'Deployment')];
+    expect(kubeModelCheck(deployments)).toEqual(deployments.map(() => null));
   });
 
   it('migrations run as a pre-install/pre-upgrade hook Job, with only the database', () => {
@@ -556,6 +600,8 @@ describe('rendering the chart', () => {
       '/etc/switchyard/farm/farm.yaml',
       '--concurrency',
       '8',
+      '--metrics-port',
+      '9464',
       '--cluster',
     ]);
     expect(c.image).toBe(
@@ -589,6 +635,8 @@ describe('rendering the chart', () => {
       '60',
       '--lease-ttl',
       '15000',
+      '--metrics-port',
+      '9464',
       '--cluster',
       '--greedy',
     ]);
@@ -682,6 +730,15 @@ describe('rendering the chart', () => {
         ],
       },
     ]);
+    // The controller's and the worker's metrics port (the one their container names) from the same peers.
+    for (const name of ['controller', 'worker']) {
+      expect(spec(named(objects, 'NetworkPolicy', `${FULLNAME}-${name}`)).ingress).toEqual([
+        { ports: [{ port: 'metrics', protocol: 'TCP' }], from: (api.ingress as Json[])[0]!.from },
+      ]);
+      const c = podSpec(named(objects, 'Deployment', `${FULLNAME}-${name}`)).containers[0]!;
+      expect(c.ports?.map((p) => p.name)).toContain('metrics');
+    }
+    expect(spec(named(objects, 'NetworkPolicy', `${FULLNAME}-migrate`)).ingress).toEqual([]);
     type Egress = { ports?: Array<{ port: number; protocol: string }>; to?: Json[] };
     const egressOf = (name: string) =>
       spec(named(objects, 'NetworkPolicy', `${FULLNAME}-${name}`)).egress as Egress[];
@@ -716,7 +773,34 @@ describe('rendering the chart', () => {
     expect(ofKind(renderSet('(defaults)'), 'NetworkPolicy')).toEqual([]);
     // With no peer allowed, nothing gets in (an ingress rule without `from` would admit everyone).
     const closed = render([valuesFile({ networkPolicy: { enabled: true } })]);
-    expect(spec(named(closed, 'NetworkPolicy', `${FULLNAME}-api`)).ingress).toEqual([]);
+    for (const name of ['api', 'controller', 'worker'])
+      expect(spec(named(closed, 'NetworkPolicy', `${FULLNAME}-${name}`)).ingress).toEqual([]);
+  });
+
+  it("network policies: metricsFrom replaces the API's peers on the metrics ports; without metrics, none", () => {
+    const prometheus = {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+    };
+    const scraped = [{ ports: [{ port: 'metrics', protocol: 'TCP' }], from: [prometheus] }];
+    const ingressOf = (objects: KubeObject[], name: string) =>
+      spec(named(objects, 'NetworkPolicy', `${FULLNAME}-${name}`)).ingress;
+    const set = path.join(VALUES_DIR, 'network-policy.yaml');
+    const apiIngress = ingressOf(renderSet('network-policy.yaml'), 'api');
+    const own = render([set, valuesFile({ networkPolicy: { metricsFrom: [prometheus] } })]);
+    // Only Prometheus's peers, with or without peers for the API.
+    const onlyMetrics = render([valuesFile({ networkPolicy: { enabled: true, metricsFrom: [prometheus] } })]);
+    const off = render([set, valuesFile({ metrics: { enabled: false } })]);
+    expect(ingressOf(own, 'api')).toEqual(apiIngress);
+    expect(ingressOf(onlyMetrics, 'api')).toEqual([]);
+    expect(ingressOf(off, 'api')).toEqual(apiIngress);
+    for (const name of ['controller', 'worker']) {
+      expect(ingressOf(own, name)).toEqual(scraped);
+      expect(ingressOf(onlyMetrics, name)).toEqual(scraped);
+      expect(ingressOf(off, name)).toEqual([]);
+    }
+    const policies = [own, onlyMetrics, off].flatMap((objects) => ofKind(objects, 'NetworkPolicy'));
+    expect(kubeModelCheck(policies)).toEqual(policies.map(() => null));
   });
 
   it('the power cap: a privileged DaemonSet setting nvidia-smi -pl on GPU nodes, only when asked and given watts', () => {
@@ -919,6 +1003,46 @@ describe('monitoring', () => {
     expect((spec(service).ports as Json[]).map((p) => p.name)).toContain(endpoints[0]!.port);
   }
 
+  /**
+   * A PodMonitor each for the controller and the worker, selecting every pod of its Deployment
+   * (the standby controllers too) on the port its container names `metrics`, which is the
+   * port the process is told to serve on.
+   */
+  function checkPodMonitors(objects: KubeObject[], labels: Record<string, string>) {
+    const monitors = ofKind(objects, 'PodMonitor').map((p) => p.metadata.name);
+    expect(monitors.sort()).toEqual([`${FULLNAME}-controller`, `${FULLNAME}-worker`]);
+    const workloads = objects.filter((o) => WORKLOADS.has(o.kind));
+    for (const name of ['controller', 'worker']) {
+      const pm = named(objects, 'PodMonitor', `${FULLNAME}-${name}`);
+      expect(pm.apiVersion).toBe('monitoring.coreos.com/v1');
+      expect(pm.metadata.labels).toEqual(expect.objectContaining(labels));
+      const deployment = named(objects, 'Deployment', `${FULLNAME}-${name}`);
+      const selector = (spec(pm).selector as Json).matchLabels as Record<string, string>;
+      expect(selector).toEqual((spec(deployment).selector as Json).matchLabels);
+      const selected = workloads.filter((w) => {
+        const podLabels = ((spec(w).template as Json).metadata as Metadata).labels ?? {};
+        return Object.entries(selector).every(([k, v]) => podLabels[k] === v);
+      });
+      expect(selected.map((w) => `${w.kind}/${w.metadata.name}`)).toEqual([`Deployment/${FULLNAME}-${name}`]);
+      expect(Object.keys(spec(pm)).sort()).toEqual(['namespaceSelector', 'podMetricsEndpoints', 'selector']);
+      expect(spec(pm).namespaceSelector).toEqual({ matchNames: [NAMESPACE] });
+      const endpoints = spec(pm).podMetricsEndpoints as Json[];
+      expect(endpoints).toEqual([
+        {
+          port: 'metrics',
+          path: '/metrics',
+          interval: '30s',
+          scrapeTimeout: '10s',
+          // The job is named after the Deployment, as the API's after its Service.
+          relabelings: [{ action: 'replace', targetLabel: 'job', replacement: deployment.metadata.name }],
+        },
+      ]);
+      const c = podSpec(deployment).containers[0]!;
+      const port = c.ports?.find((p) => p.name === endpoints[0]!.port);
+      expect(String(port?.containerPort)).toBe(c.args![c.args!.indexOf('--metrics-port') + 1]);
+    }
+  }
+
   function ruleGroups(objects: KubeObject[]): Array<{ name: string; rules: Json[] }> {
     const rule = named(objects, 'PrometheusRule', FULLNAME);
     expect(rule.apiVersion).toBe('monitoring.coreos.com/v1');
@@ -935,12 +1059,14 @@ describe('monitoring', () => {
     return groups;
   }
 
-  it('ServiceMonitor on the API Service, PrometheusRule from rules/ (or its placeholder), dashboards', () => {
+  it('ServiceMonitor on the API Service, PodMonitors on the controller and worker, PrometheusRule from rules/ (or its placeholder), dashboards', () => {
     const objects = renderSet('monitoring.yaml');
     // The controller reads measured GPU power from the same Prometheus.
     const ctl = podSpec(named(objects, 'Deployment', `${FULLNAME}-controller`)).containers[0]!;
     expect(envOf(ctl, 'GPU_POWER_PROMETHEUS_URL')?.value).toBe('http://prometheus-operated.monitoring:9090');
     checkServiceMonitor(objects);
+    // Without labels of their own, the PodMonitors carry the ServiceMonitor's.
+    checkPodMonitors(objects, { release: 'kube-prometheus-stack' });
     const groups = ruleGroups(objects);
     if (ruleFiles.length === 0) {
       expect(groups.map((g) => g.name)).toEqual(['switchyard.placeholder']);
@@ -954,6 +1080,20 @@ describe('monitoring', () => {
     ).toHaveLength(dashboards.length);
     for (const set of ALL_SETS.filter((s) => s !== 'monitoring.yaml'))
       expect(renderSet(set).filter((o) => o.apiVersion.startsWith('monitoring.coreos.com'))).toEqual([]);
+  });
+
+  it('PodMonitors: labels of their own when given; none with metrics.enabled=false', () => {
+    const monitoring = path.join(VALUES_DIR, 'monitoring.yaml');
+    const own = render([
+      monitoring,
+      valuesFile({ monitoring: { podMonitor: { labels: { prometheus: 'farm' } } } }),
+    ]);
+    checkPodMonitors(own, { prometheus: 'farm' });
+    for (const p of ofKind(own, 'PodMonitor')) expect(p.metadata.labels?.release).toBeUndefined();
+    checkServiceMonitor(own);
+    const off = render([monitoring, valuesFile({ metrics: { enabled: false } })]);
+    expect(ofKind(off, 'PodMonitor')).toEqual([]);
+    checkServiceMonitor(off);
   });
 
   it('with rule files and dashboards in the chart, they become the PrometheusRule and the ConfigMaps', () => {
@@ -1108,6 +1248,12 @@ describe('values.schema.json', () => {
     ],
     ['the power cap without watts', { powerCap: { enabled: true } }, /^\/powerCap\/watts must be > 0/],
     ['a port out of range', { redis: { host: 'redis', port: 70000 } }, /^\/redis\/port must be <= 65535/],
+    ['metrics on port 0', { metrics: { port: 0 } }, /^\/metrics\/port must be >= 1/],
+    [
+      'a metrics peer that is not a NetworkPolicyPeer',
+      { networkPolicy: { metricsFrom: [{ namespace: 'monitoring' }] } },
+      /^\/networkPolicy\/metricsFrom\/0 must NOT have additional properties/,
+    ],
     [
       'a non-SIGNAL variable in signals.env',
       { signals: { env: { DATABASE_URL: 'postgres://x' } } },
