@@ -24,6 +24,7 @@ import {
 import { connectRedis, publishControlEvent } from '@switchyard/queue';
 import type { Redis } from 'ioredis';
 import { spawnSwitchyard, stopAll, waitUntil, type ManagedProcess } from '../support/processes.ts';
+import { simClient } from '../support/sim-client.ts';
 import { startPrivatePostgres, type PrivatePostgres } from '../support/postgres.ts';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis.ts';
 import { smallFarm, smallFarmYaml } from '../support/small-farm.ts';
@@ -122,17 +123,7 @@ function startWorker(name: string): ManagedProcess {
   return p;
 }
 
-const sim = async <T = Record<string, unknown>>(path: string, body?: unknown): Promise<T> => {
-  const r = await fetch(`${simUrl}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    ...(body !== undefined && {
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    }),
-  });
-  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
-  return (await r.json()) as T;
-};
+const sim = simClient(() => simUrl);
 
 interface FleetStatus {
   fleet: string;
