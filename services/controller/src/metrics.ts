@@ -14,6 +14,7 @@ interface SignalView {
   signal: string;
   subject?: string;
   source: string;
+  value: number | null;
   ageSeconds: number | null;
   stale: boolean;
 }
@@ -93,10 +94,16 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
     help: 'Energy price the last plan used (USD/MWh)',
     labelNames: ['site'],
   });
-  const gpuPrice = m.gauge({
+  m.gauge({
     name: 'switchyard_gpu_price_usd_per_gpu_hour',
-    help: 'GPU reference price the last plan used (USD per GPU-hour)',
-    labelNames: ['site'],
+    help: 'GPU reference price in use per GPU model (USD per GPU-hour; gpu_model "any" for a price without one)',
+    labelNames: ['gpu_model'],
+    collect() {
+      this.reset();
+      for (const s of Object.values(o.signals?.() ?? {}))
+        if (s.signal === 'gpu_usd_per_gpu_hour' && s.value !== null)
+          this.set({ gpu_model: s.subject ?? 'any' }, s.value);
+    },
   });
   const breakeven = m.gauge({
     name: 'switchyard_breakeven_usd_per_mwh',
@@ -256,7 +263,6 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
     nodeHeadroomKw,
     hashprice,
     energyPrice,
-    gpuPrice,
     breakeven,
     revenue,
     cost,
@@ -358,7 +364,7 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
       if (siteKw > cap) dispatchOverSeconds.inc({ site }, elapsedS);
     },
 
-    /** After every plan: prices, breakevens, economics, the solver and the changes. */
+    /** After every plan: the prices it used, breakevens, economics, the solver and the changes. */
     observePlan(plan: Plan, planMs: number, trigger: string, milpAsked: boolean): void {
       planDuration.observe({ site, solver: plan.solver }, planMs / 1000);
       plans.inc({ site, solver: plan.solver, trigger });
@@ -367,7 +373,6 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
       for (const c of plan.changes) changes.inc({ site, target_kind: c.targetKind });
       hashprice.set(plan.prices.hashpriceUsdPerThDay);
       energyPrice.set({ site }, plan.prices.energyUsdPerMwh);
-      if (plan.prices.gpuUsdPerGpuHour !== null) gpuPrice.set({ site }, plan.prices.gpuUsdPerGpuHour);
       for (const [fleet, f] of Object.entries(plan.fleets)) {
         const values = Object.values(f.breakevenUsdPerMwh);
         if (values.length) breakeven.set({ site, fleet }, Math.max(...values));
