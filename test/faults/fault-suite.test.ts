@@ -24,7 +24,7 @@ import {
 import { connectRedis, publishControlEvent } from '@switchyard/queue';
 import type { Redis } from 'ioredis';
 import { spawnSwitchyard, stopAll, waitUntil, type ManagedProcess } from '../support/processes.ts';
-import { simClient } from '../support/sim-client.ts';
+import { simClient, spawnQuickSim } from '../support/sim-client.ts';
 import { startPrivatePostgres, type PrivatePostgres } from '../support/postgres.ts';
 import { startPrivateRedis, type PrivateRedis } from '../support/redis.ts';
 import { smallFarm, smallFarmYaml } from '../support/small-farm.ts';
@@ -295,26 +295,7 @@ beforeAll(async () => {
   plans = new PlanRepository<Plan>(db.db);
   redis = await connectRedis(redisServer.url, 'producer');
 
-  const s = spawnSwitchyard(
-    [
-      'sim',
-      '--farm',
-      farmFile,
-      '--http-port',
-      '0',
-      '--workers',
-      '1',
-      '--sleep-seconds',
-      '1',
-      '--wake-seconds',
-      '2',
-      '--port-offset',
-      String(PORT_OFFSET),
-    ],
-    { name: 'sim', env: { LOG_LEVEL: 'warn' } },
-  );
-  const api = await s.waitForLine(/control API (http:\/\/127\.0\.0\.1:\d+)/, 30_000);
-  simUrl = /control API (http:\/\/127\.0\.0\.1:\d+)/.exec(api.text)?.[1] as string;
+  simUrl = (await spawnQuickSim(farmFile, { portOffset: PORT_OFFSET, extraArgs: ['--workers', '1'] })).url;
   startWorker('worker-a');
   startWorker('worker-b');
   startController('controller-a');
