@@ -157,11 +157,10 @@ describe('election', () => {
     const epochs = sampler.reigns.map((r) => r.epoch);
     expect(epochs).toEqual([...epochs].sort((x, y) => x - y));
     expect(new Set(epochs).size).toBe(epochs.length);
-    expect(sampler.reigns.map((r) => r.holder)).toEqual([
-      first.holderId,
-      second.holderId,
-      (leaderOf(all) as KubeLeaderLease).holderId,
-    ]);
+    // A leader whose renewal came too late on a saturated machine (the lease lasts 1 s here) loses
+    // and may win again under a new epoch: the same holder twice in a row, never two at once.
+    const holders = sampler.reigns.map((r) => r.holder).filter((h, i, all) => h !== all[i - 1]);
+    expect(holders).toEqual([first.holderId, second.holderId, (leaderOf(all) as KubeLeaderLease).holderId]);
     expect(await first.currentEpoch()).toBe(epochs[epochs.length - 1]);
   });
 });
