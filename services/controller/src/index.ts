@@ -7,3 +7,4 @@ export * from './gpu-steps.ts';
 export * from './cluster.ts';
 export * from './inference-orders.ts';
 export * from './metrics.ts';
+export * from './gpu-draw.ts';

@@ -7,6 +7,7 @@ import { aggregateByNode, type FleetAggregate, type PollResult } from '@switchya
 import type { GpuNodeState } from '@switchyard/cluster';
 import { createMetricsRegistry, type Registry } from '@switchyard/telemetry';
 import { createControllerMetrics } from './metrics.ts';
+import { gpuDraw } from './gpu-draw.ts';
 
 const parsed = parseFarmYaml(readFileSync('examples/farm.yaml', 'utf8'));
 if (!parsed.ok) throw new Error('example farm invalid');
@@ -95,20 +96,19 @@ describe('controller metrics', () => {
       nodes: aggregateByNode(farm, fleets),
       degraded: [],
     };
-    // h100-a (32 nodes on pdu-1b5): 10 serving at a metered 10 kW, 20 hashing unmetered (8.4 kW
-    // each from the pool's figures), 2 never listed (worst case: 10.2 kW). h200-b not listed at all.
+    // h100-a (32 nodes on pdu-1b5): 10 serving at a metered 10 kW, 20 hashing unmetered and 2 never
+    // listed (both worst case: the pool's highest, 10.2 kW). h200-b not listed at all.
     const nodes = [
       ...gpuNodes('h100-a', Array(10).fill('serving'), 10),
       ...gpuNodes('h100-a', Array(20).fill('hashing'), null),
     ];
-    const { siteKw } = metrics.observePoll(poll, nodes);
+    metrics.observePoll(poll, gpuDraw(farm, SITE, nodes));
     const h200Top = 24 * 10.6;
-    const gpuKw = 100 + 168 + 2 * 10.2 + h200Top;
+    const gpuKw = 100 + 204 + 2 * 10.2 + h200Top;
     const itKw = 1950 + 2080 + gpuKw;
-    expect(siteKw).toBeCloseTo(itKw * 1.08, 6);
     expect(await one(registry, 'switchyard_power_kw', { use: 'hashing' })).toBeCloseTo(4030, 6);
     expect(await one(registry, 'switchyard_power_kw', { use: 'inference' })).toBeCloseTo(100, 6);
-    expect(await one(registry, 'switchyard_power_kw', { use: 'gpu_hashing' })).toBeCloseTo(168, 6);
+    expect(await one(registry, 'switchyard_power_kw', { use: 'gpu_hashing' })).toBeCloseTo(204, 6);
     expect(await one(registry, 'switchyard_power_kw', { use: 'gpu_idle' })).toBeCloseTo(
       2 * 10.2 + h200Top,
       6,
@@ -116,10 +116,10 @@ describe('controller metrics', () => {
     expect(await one(registry, 'switchyard_power_kw', { use: 'overhead' })).toBeCloseTo(itKw * 0.08, 6);
     expect(await one(registry, 'switchyard_site_load_kw', { site: SITE })).toBeCloseTo(itKw * 1.08, 6);
     // pdu-1b5 carries h100-a; swg-1b and tx-1 carry it too; tx-2 carries h200-b; the site all.
-    expect(await one(registry, 'switchyard_power_node_load_kw', { node: 'pdu-1b5' })).toBeCloseTo(288.4, 6);
-    expect(await one(registry, 'switchyard_power_node_load_kw', { node: 'swg-1b' })).toBeCloseTo(288.4, 6);
+    expect(await one(registry, 'switchyard_power_node_load_kw', { node: 'pdu-1b5' })).toBeCloseTo(324.4, 6);
+    expect(await one(registry, 'switchyard_power_node_load_kw', { node: 'swg-1b' })).toBeCloseTo(324.4, 6);
     expect(await one(registry, 'switchyard_power_node_load_kw', { node: 'swg-1a' })).toBeCloseTo(4030, 6);
-    expect(await one(registry, 'switchyard_power_node_load_kw', { node: 'tx-1' })).toBeCloseTo(4318.4, 6);
+    expect(await one(registry, 'switchyard_power_node_load_kw', { node: 'tx-1' })).toBeCloseTo(4354.4, 6);
     expect(await one(registry, 'switchyard_power_node_load_kw', { node: 'tx-2' })).toBeCloseTo(h200Top, 6);
     expect(await one(registry, 'switchyard_power_node_load_kw', { node: 'site' })).toBeCloseTo(itKw, 6);
     expect(await one(registry, 'switchyard_power_node_limit_kw', { node: 'pdu-1b5' })).toBe(600);
@@ -156,8 +156,8 @@ describe('controller metrics', () => {
       nodes: aggregateByNode(farm, fleets),
       degraded: [],
     };
-    metrics.observePoll(poll, []);
-    metrics.observePoll(poll, []);
+    metrics.observePoll(poll, gpuDraw(farm, SITE, []));
+    metrics.observePoll(poll, gpuDraw(farm, SITE, []));
     expect(await one(registry, 'switchyard_power_node_over_limit_total', { node: 'pdu-1a1' })).toBe(2);
     expect(await one(registry, 'switchyard_power_node_headroom_kw', { node: 'pdu-1a1' })).toBeCloseTo(
       -100,
@@ -179,7 +179,7 @@ describe('controller metrics', () => {
     const fleets = [fleetAggregate('rack-a1', 'pdu-1a1', 640, 0, 2080)];
     metrics.observePoll(
       { startedAt: new Date(), durationMs: 5, fleets, nodes: aggregateByNode(farm, fleets), degraded: [] },
-      [],
+      gpuDraw(farm, SITE, []),
     );
     expect(await one(registry, 'switchyard_controller_leader', { site: SITE })).toBe(1);
     expect(await one(registry, 'switchyard_controller_epoch', { site: SITE })).toBe(7);

@@ -3,11 +3,11 @@
 // observations (a follower exports its leadership gauges only, so sums over replicas stay right).
 // Labels: site, power-tree node, fleet, pool, GPU model, signal — never a miner or an order.
 import { walkPowerTree, type Farm, type GridDispatch, type Plan } from '@switchyard/domain';
-import type { GpuNodeState } from '@switchyard/cluster';
 import type { PollResult } from '@switchyard/miners';
 import { DURATION_BUCKETS_S, LabelLimiter, metricsIn, type Registry } from '@switchyard/telemetry';
 import type { CycleRecord } from './control-loop.ts';
 import type { PhaseRecord } from './ports.ts';
+import type { GpuDraw } from './gpu-draw.ts';
 
 /** What a signal hub's `current()` gives, as far as the metrics read it. */
 interface SignalView {
@@ -41,7 +41,6 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
   const pue = siteSpec?.spec.pue ?? 1;
   const tree = siteSpec ? walkPowerTree(siteSpec.spec.powerTree) : [];
   const parentOf = new Map(tree.map((e) => [e.node.name, e.parent?.name]));
-  const pools = o.farm.pools.filter((p) => p.spec.site === site);
   const reasons = new LabelLimiter(20);
   const m = metricsIn(registry);
 
@@ -276,42 +275,13 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
   ];
 
   let lastDispatchAt: number | undefined;
-  /** GPU draw by use, and by the node each pool feeds. */
-  const gpuDraw = (nodes: readonly GpuNodeState[] | null) => {
-    const byUse: Record<string, number> = { gpu_hashing: 0, inference: 0, gpu_idle: 0 };
-    const byFeed = new Map<string, number>();
-    for (const p of pools) {
-      const listed = nodes?.filter((x) => x.pool === p.metadata.name) ?? [];
-      const top = Math.max(...Object.values(p.spec.nodePowerKw));
-      const counts: Record<string, number> = { idle: 0, serving: 0, hashing: 0, unknown: 0 };
-      let kw = 0;
-      for (const x of listed) {
-        const mode = x.mode ?? 'unknown';
-        counts[mode] = (counts[mode] ?? 0) + 1;
-        const draw = x.powerKw ?? (x.mode ? (p.spec.nodePowerKw[x.mode] ?? top) : top);
-        kw += draw;
-        const use = x.mode === 'serving' ? 'inference' : x.mode === 'hashing' ? 'gpu_hashing' : 'gpu_idle';
-        byUse[use] = (byUse[use] ?? 0) + draw;
-      }
-      // Nodes the listing did not show count at the pool's highest draw (worst case).
-      const unseen = Math.max(0, p.spec.nodes - listed.length);
-      counts.unknown = (counts.unknown ?? 0) + unseen;
-      byUse.gpu_idle = (byUse.gpu_idle ?? 0) + unseen * top;
-      kw += unseen * top;
-      for (const [mode, n] of Object.entries(counts)) gpuNodes.set({ site, pool: p.metadata.name, mode }, n);
-      byFeed.set(p.spec.feed, (byFeed.get(p.spec.feed) ?? 0) + kw);
-    }
-    return { byUse, byFeed };
-  };
 
   return {
-    /** After every telemetry poll (the leader's): power, nodes, miners, GPU nodes. */
-    observePoll(result: PollResult, nodes: readonly GpuNodeState[] | null): { siteKw: number } {
+    /** After every telemetry poll (the leader's), with the GPU draw of the same moment. */
+    observePoll(result: PollResult, gpu: GpuDraw): void {
       const siteFleets = result.fleets.filter((f) => f.site === site);
       const asicKw = siteFleets.reduce((n, f) => n + f.powerKw, 0);
-      const gpu = gpuDraw(nodes);
-      const gpuKw = Object.values(gpu.byUse).reduce((n, x) => n + x, 0);
-      const itKw = asicKw + gpuKw;
+      const itKw = asicKw + gpu.totalKw;
       powerKw.set({ site, use: 'hashing' }, asicKw);
       for (const [use, kw] of Object.entries(gpu.byUse)) powerKw.set({ site, use }, kw);
       powerKw.set({ site, use: 'overhead' }, itKw * (pue - 1));
@@ -319,6 +289,8 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
       // Miner loads come rolled up the tree; GPU pools are added along their feed's ancestry.
       const load = new Map(tree.map((e) => [e.node.name, 0]));
       for (const n of result.nodes) if (n.site === site) load.set(n.node, n.powerKw);
+      for (const [pool, modes] of gpu.modes)
+        for (const [mode, n] of Object.entries(modes)) gpuNodes.set({ site, pool, mode }, n);
       for (const [feed, kw] of gpu.byFeed)
         for (let n: string | undefined = feed; n !== undefined; n = parentOf.get(n))
           load.set(n, (load.get(n) ?? 0) + kw);
@@ -343,7 +315,6 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
         for (const [reason, n] of Object.entries(f.degradedReasons))
           degraded.inc({ site, fleet: f.fleet, reason: reasons.value(reason) }, n);
       }
-      return { siteKw: itKw * pue };
     },
 
     /** After every poll: the dispatches in force and the metered facility load against them. */

@@ -41,6 +41,7 @@ import type { PollResult } from '@switchyard/miners';
 import type { ClusterDriver, GpuNodeState } from '@switchyard/cluster';
 import { ControlLoop, type CycleRecord, type CycleTrigger } from './control-loop.ts';
 import { createControllerMetrics } from './metrics.ts';
+import { gpuDraw } from './gpu-draw.ts';
 import type { Registry } from '@switchyard/telemetry';
 import { databaseOrders, databaseOverrides, databasePolicy } from './order-store.ts';
 import { createWebhookOutbox, type BrokerEventSink } from '@switchyard/brokers';
@@ -400,10 +401,10 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
         for (const d of inForce) wasInForce.set(d.id, d);
         // Metered site load: the miners' draw and the GPU nodes' (a node not read counts at its
         // pool's highest draw), times the site's PUE.
-        const gpuKw = gpuDrawKw(o.farm, o.site, ports.lastNodes());
-        const siteKw = (result.fleets.reduce((n, f) => n + f.powerKw, 0) + gpuKw) * pue;
+        const gpu = gpuDraw(o.farm, o.site, ports.lastNodes());
+        const siteKw = (result.fleets.reduce((n, f) => n + f.powerKw, 0) + gpu.totalKw) * pue;
         if (metrics) {
-          metrics.observePoll(result, ports.lastNodes());
+          metrics.observePoll(result, gpu);
           metrics.observeDispatches(inForce, siteKw, at.getTime());
         }
         for (const d of inForce)
@@ -510,16 +511,4 @@ async function resolveFleetCredentials(
     out.set(f.metadata.name, creds);
   }
   return out;
-}
-
-/** The GPU nodes' draw at a site (kW); a node not listed or not read counts at its pool's highest. */
-function gpuDrawKw(farm: Farm, site: string, nodes: readonly GpuNodeState[] | null): number {
-  return farm.pools
-    .filter((p) => p.spec.site === site)
-    .reduce((n, p) => {
-      const listed = nodes?.filter((x) => x.pool === p.metadata.name) ?? [];
-      const top = Math.max(...Object.values(p.spec.nodePowerKw));
-      const read = listed.reduce((k, x) => k + (x.powerKw ?? top), 0);
-      return n + read + Math.max(0, p.spec.nodes - listed.length) * top;
-    }, 0);
 }
