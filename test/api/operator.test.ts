@@ -756,10 +756,14 @@ describe.each<DatabaseDriver>(['pglite', 'pg'])('operator routes on %s', (driver
           targetKind: 'pool' as const,
         },
       ];
-      for (const row of rows) {
+      // Explicit creation times, a second apart: the clock of an embedded database can
+      // give several rows inserted in one millisecond the same timestamp.
+      const base = Date.now() - 60_000;
+      for (const [i, row] of rows.entries()) {
         const [inserted] = await db
           .insert(actions)
           .values({
+            createdAt: new Date(base + i * 1000),
             targetKind: 'fleet',
             command: 'device.batch',
             payload: { hosts: 12 },
