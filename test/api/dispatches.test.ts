@@ -268,7 +268,26 @@ describe('dispatch routes', () => {
     expect(ids).toContain(current.id);
     expect(ids).not.toContain(later.id);
 
-    for (const q of ['limit=0', 'limit=x', 'active=yes', 'site=nowhere', 'before=yesterday']) {
+    // Page by page with the cursor, every dispatch once.
+    const total = (await new DispatchRepository(db.db).list({ limit: 500 })).length;
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = (
+        await app.inject({
+          headers,
+          method: 'GET',
+          url: `/api/v1/dispatches?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        })
+      ).json() as { items: DispatchJson[]; nextCursor: string | null };
+      seen.push(...page.items.map((i) => i.id));
+      cursor = page.nextCursor;
+    } while (cursor !== null && seen.length < 1000);
+    expect(seen).toHaveLength(total);
+    expect(new Set(seen).size).toBe(total);
+    expect(seen.slice(0, 2)).toEqual([later.id, current.id]);
+
+    for (const q of ['limit=0', 'limit=x', 'active=yes', 'site=nowhere', 'before=yesterday', 'cursor=12']) {
       const bad = await app.inject({ headers, method: 'GET', url: `/api/v1/dispatches?${q}` });
       expect(bad.statusCode).toBe(400);
       expect((bad.json() as { errors: Array<{ path: string }> }).errors[0]?.path).toBe(`/${q.split('=')[0]}`);

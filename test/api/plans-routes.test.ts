@@ -49,12 +49,36 @@ describe('GET /api/v1/plans', () => {
     expect((list.json() as { items: Array<{ id: string }> }).items.map((p) => p.id)).toEqual([id]);
   });
 
-  it.each([['/api/v1/plans?limit=0'], ['/api/v1/plans?limit=abc'], ['/api/v1/plans/latest?site=Bad_Site']])(
-    'rejects %s with a 400 problem',
-    async (url) => {
-      const r = await app.inject({ headers, method: 'GET', url });
-      expect(r.statusCode).toBe(400);
-      expect(r.headers['content-type']).toContain('application/problem+json');
-    },
-  );
+  it('pages through the plans with a cursor, newest first', async () => {
+    const plan: Plan = planGreedy(planInput(farm).energy(300).build());
+    const repo = new PlanRepository<Plan>(db.db);
+    const all = (await repo.list(plan.site, { limit: 500 })).items.map((p) => p.id);
+    for (let i = 0; i < 3; i++) all.unshift(await repo.save({ plan, epoch: 3 + i, inputs: {} }));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const r = await app.inject({
+        headers,
+        method: 'GET',
+        url: `/api/v1/plans?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      });
+      expect(r.statusCode).toBe(200);
+      const page = r.json() as { items: Array<{ id: string }>; nextCursor: string | null };
+      seen.push(...page.items.map((p) => p.id));
+      cursor = page.nextCursor;
+    } while (cursor !== null && seen.length < 100);
+    expect(new Set(seen)).toEqual(new Set(all));
+    expect(seen).toHaveLength(all.length);
+  });
+
+  it.each([
+    ['/api/v1/plans?limit=0'],
+    ['/api/v1/plans?limit=abc'],
+    ['/api/v1/plans?cursor=12'],
+    ['/api/v1/plans/latest?site=Bad_Site'],
+  ])('rejects %s with a 400 problem', async (url) => {
+    const r = await app.inject({ headers, method: 'GET', url });
+    expect(r.statusCode).toBe(400);
+    expect(r.headers['content-type']).toContain('application/problem+json');
+  });
 });

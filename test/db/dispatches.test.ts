@@ -165,6 +165,34 @@ describe.each(['pglite', 'pg'] as const)('DispatchRepository on %s', (driver) =>
     expect(await repo.list({ site, before: last.receivedAt })).toEqual([]);
   });
 
+  it('pages through every dispatch once, newest first, even dispatches received at the same instant', async () => {
+    const site = 'paging-site';
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++)
+      ids.push((await repo.create({ site, kind: 'cap', kw: 100 + i, startsAt: T0, durationSeconds: 60 })).id);
+    await queryRows(
+      m.handle.db,
+      `update grid_dispatches set received_at = '2026-07-01T17:00:00.123456Z' where id in ('${ids[1]}', '${ids[2]}', '${ids[3]}')`,
+    );
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await repo.page({ site, limit: 2, ...(cursor !== undefined && { cursor }) });
+      seen.push(...page.items.map((d) => d.id));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor !== undefined && pages < 10);
+    expect(pages).toBe(3);
+    expect(seen).toHaveLength(5);
+    expect(new Set(seen)).toEqual(new Set(ids));
+    expect((await repo.list({ site, limit: 500 })).map((d) => d.id)).toEqual(seen);
+    expect(await repo.page({ site, cursor: '00000000-0000-4000-8000-000000000000' })).toEqual({
+      items: [],
+      nextCursor: null,
+    });
+  });
+
   it('moves through its states and never leaves a terminal one', async () => {
     const d = await repo.create({ site: 'west-1', kind: 'cap', kw: 1000, startsAt: T0, durationSeconds: 60 });
     const acked = await repo.acknowledge(d.id, 950);

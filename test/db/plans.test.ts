@@ -31,7 +31,43 @@ describe.each(['pglite', 'pg'] as const)('PlanRepository on %s', (driver) => {
     expect((await repo.latest(plan.site))?.id).toBe(id);
     await repo.setStatus(id, 'dispatched');
     expect((await repo.get(id))?.status).toBe('dispatched');
-    expect((await repo.list(plan.site)).map((p) => p.id)).toContain(id);
+    expect((await repo.list(plan.site)).items.map((p) => p.id)).toContain(id);
+  });
+
+  it('pages through every plan of a site once, newest first, even plans stored at the same instant', async () => {
+    const repo = new PlanRepository<Plan>(m.handle.db);
+    const plan: Plan = planGreedy(planInput(farm).energy(300).build());
+    const site = 'paging-site';
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) ids.push(await repo.save({ plan: { ...plan, site }, epoch: i, inputs: {} }));
+    // Three of them share one creation time, to the microsecond.
+    await queryRows(
+      m.handle.db,
+      `update plans set created_at = '2026-07-01T17:00:00.123456Z' where id in ('${ids[2]}', '${ids[3]}', '${ids[4]}')`,
+    );
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await repo.list(site, { limit: 2, ...(cursor !== undefined && { cursor }) });
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items.map((p) => p.id));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor !== undefined && pages < 10);
+    expect(pages).toBe(4);
+    expect(seen).toHaveLength(7);
+    expect(new Set(seen)).toEqual(new Set(ids));
+    const all = (await repo.list(site, { limit: 500 })).items;
+    expect(all.map((p) => p.id)).toEqual(seen);
+    const times = all.map((p) => p.createdAt.getTime());
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+    // An unknown or malformed cursor reads as the end of the list.
+    expect(await repo.list(site, { cursor: '00000000-0000-4000-8000-000000000000' })).toEqual({
+      items: [],
+      nextCursor: null,
+    });
+    expect(await repo.list(site, { cursor: 'nope' })).toEqual({ items: [], nextCursor: null });
   });
 
   it('writes nothing when a change cannot be stored', async () => {

@@ -110,8 +110,16 @@ export interface ListDispatchesOptions {
   activeAt?: Date;
   /** 1..500, default 50. */
   limit?: number;
-  /** Only dispatches received before this instant: the last receivedAt of a page, for the next. */
+  /** Only dispatches received before this instant. */
   before?: Date;
+  /** The id of the last dispatch of the previous page: only the ones listed after it. */
+  cursor?: string;
+}
+
+export interface DispatchPage {
+  items: DispatchRecord[];
+  /** Pass as `cursor` for the next (older) page; null on the last. */
+  nextCursor: string | null;
 }
 
 export interface ActiveDispatchesOptions {
@@ -290,15 +298,35 @@ export class DispatchRepository {
     return row ? toRecord(row) : undefined;
   }
 
-  /** Newest received first; pass the last receivedAt as `before` for the next page. */
+  /** Newest received first (then by id), at most `limit` (1..500, default 50). */
   async list(opts: ListDispatchesOptions = {}): Promise<DispatchRecord[]> {
+    return (await this.page(opts)).items;
+  }
+
+  /**
+   * As list, a page at a time: the cursor is the last id of the previous page, compared with its
+   * receivedAt in SQL at the column's own precision. An unknown cursor reads as the end.
+   */
+  async page(opts: ListDispatchesOptions = {}): Promise<DispatchPage> {
+    const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 50), 1), 500);
     const where: SQL[] = [];
     if (opts.site !== undefined) where.push(eq(gridDispatches.site, opts.site));
     if (opts.brokerId !== undefined) {
-      if (!UUID.test(opts.brokerId)) return [];
+      if (!UUID.test(opts.brokerId)) return { items: [], nextCursor: null };
       where.push(eq(gridDispatches.brokerId, opts.brokerId));
     }
     if (opts.before) where.push(lt(gridDispatches.receivedAt, opts.before));
+    if (opts.cursor !== undefined) {
+      if (!UUID.test(opts.cursor)) return { items: [], nextCursor: null };
+      const [c] = await this.#db
+        .select({ id: gridDispatches.id })
+        .from(gridDispatches)
+        .where(eq(gridDispatches.id, opts.cursor));
+      if (!c) return { items: [], nextCursor: null };
+      where.push(
+        sql`(${gridDispatches.receivedAt}, ${gridDispatches.id}) < (select d.received_at, d.id from grid_dispatches d where d.id = ${c.id})`,
+      );
+    }
     if (opts.activeAt) {
       where.push(
         inArray(gridDispatches.state, [...OPEN_DISPATCH_STATES]),
@@ -311,8 +339,10 @@ export class DispatchRepository {
       .from(gridDispatches)
       .where(and(...where))
       .orderBy(desc(gridDispatches.receivedAt), desc(gridDispatches.id))
-      .limit(Math.min(Math.max(Math.trunc(opts.limit ?? 50), 1), 500));
-    return rows.map(toRecord);
+      .limit(limit + 1);
+    const more = rows.length > limit;
+    const items = (more ? rows.slice(0, limit) : rows).map(toRecord);
+    return { items, nextCursor: more ? items[items.length - 1]!.id : null };
   }
 
   /**

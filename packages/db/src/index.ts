@@ -28,7 +28,13 @@ export type { PGlite } from '@electric-sql/pglite';
 export { sql } from 'drizzle-orm';
 export { ObservationRepository, type FleetObservationInput } from './observation-repository.ts';
 export { PlanRepository, type StorablePlan, type SavePlanInput, type StoredPlan } from './plan-repository.ts';
-export type { ActionPage, ActionRecord, ListActionsOptions, PlanOverview } from './plan-repository.ts';
+export type {
+  ActionPage,
+  ActionRecord,
+  ListActionsOptions,
+  PlanOverview,
+  PlanPage,
+} from './plan-repository.ts';
 export {
   OverrideRepository,
   OVERRIDE_STATES,
@@ -59,6 +65,7 @@ export {
   type ActiveDispatchesOptions,
   type CreateDispatchInput,
   type DispatchPerformance,
+  type DispatchPage,
   type DispatchRecord,
   type DispatchSample,
   type DispatchState,

@@ -1,6 +1,6 @@
 // Plans with their reasons. A plan is stored whole (so the next leader can resume from its
 // memory after a restart) and its changes one row each (so operators can query the reasons).
-import { and, asc, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './database.ts';
 import type { ActionPhase, ActionState, PLAN_SOLVERS, TARGET_KINDS, TargetKind } from './schema.ts';
 import { actions, planChanges, plans } from './schema.ts';
@@ -96,6 +96,12 @@ export interface ListActionsOptions {
   cursor?: string;
 }
 
+export interface PlanPage {
+  items: Array<Omit<StoredPlan<never>, 'plan' | 'changes'>>;
+  /** Pass as `cursor` for the next (older) page; null on the last. */
+  nextCursor: string | null;
+}
+
 export interface ActionPage {
   items: ActionRecord[];
   /** Pass as `cursor` for the next (older) page; null on the last. */
@@ -165,14 +171,22 @@ export class PlanRepository<P extends StorablePlan = StorablePlan> {
     return row ? this.#withChanges(row) : undefined;
   }
 
-  /** Newest first; pass the last createdAt as `before` for the next page. */
-  async list(
-    site: string,
-    opts: { limit?: number; before?: Date } = {},
-  ): Promise<Array<Omit<StoredPlan<P>, 'plan' | 'changes'>>> {
-    const where = opts.before
-      ? and(eq(plans.site, site), lt(plans.createdAt, opts.before))
-      : eq(plans.site, site);
+  /**
+   * The site's plans newest first (by creation, then id), a page at a time. An unknown cursor
+   * reads as the end of the list.
+   */
+  async list(site: string, opts: { limit?: number; cursor?: string } = {}): Promise<PlanPage> {
+    const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 50), 1), 500);
+    const where: SQL[] = [eq(plans.site, site)];
+    if (opts.cursor !== undefined) {
+      if (!UUID.test(opts.cursor)) return { items: [], nextCursor: null };
+      const [c] = await this.#db.select({ id: plans.id }).from(plans).where(eq(plans.id, opts.cursor));
+      if (!c) return { items: [], nextCursor: null };
+      // Compared in SQL, at the column's own (microsecond) precision.
+      where.push(
+        sql`(${plans.createdAt}, ${plans.id}) < (select p.created_at, p.id from plans p where p.id = ${c.id})`,
+      );
+    }
     const rows = await this.#db
       .select({
         id: plans.id,
@@ -184,10 +198,12 @@ export class PlanRepository<P extends StorablePlan = StorablePlan> {
         intervalStart: plans.intervalStart,
       })
       .from(plans)
-      .where(where)
-      .orderBy(desc(plans.createdAt))
-      .limit(Math.min(Math.max(opts.limit ?? 50, 1), 500));
-    return rows;
+      .where(and(...where))
+      .orderBy(desc(plans.createdAt), desc(plans.id))
+      .limit(limit + 1);
+    const more = rows.length > limit;
+    const items = more ? rows.slice(0, limit) : rows;
+    return { items, nextCursor: more ? items[items.length - 1]!.id : null };
   }
 
   /** The latest plan of a site in outline (see PlanOverview), or undefined when it has none. */

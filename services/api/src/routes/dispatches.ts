@@ -251,14 +251,16 @@ export const dispatchRoutes: FastifyPluginAsync<DispatchRouteOptions> = async (a
     const before = q.before === undefined ? undefined : isoTime('before', q.before);
     if (req.validationError) throw req.validationError;
     const tenant = tenantOf(req);
-    const items = await repo.list({
+    const cursor = q.cursor === undefined ? undefined : String(q.cursor);
+    const page = await repo.page({
       ...(site !== undefined ? { site } : {}),
       ...(tenant !== undefined ? { brokerId: tenant } : {}),
       ...(before ? { before } : {}),
+      ...(cursor !== undefined ? { cursor } : {}),
       ...(active === 'true' ? { activeAt: now() } : {}),
       limit,
     });
-    return { items: items.map((r) => dispatchJson(r, { samples: false })) };
+    return { items: page.items.map((r) => dispatchJson(r, { samples: false })), nextCursor: page.nextCursor };
   });
 
   app.get('/dispatches/:id', { schema: getDispatchSchema }, async (req) => {

@@ -15,10 +15,12 @@ import {
 import { HttpProblem } from '../problem.ts';
 import {
   DateTime,
+  NextCursor,
   problemResponse,
   ResourceName,
   StringEnum,
   useTypeBox,
+  UuidInput,
   VALIDATION_PROBLEM,
 } from '../schemas/common.ts';
 
@@ -79,28 +81,32 @@ export const planRoutes: FastifyPluginAsync<{ db: Database; defaultSite: string 
     {
       schema: {
         operationId: 'listPlans',
-        summary: 'Recent plans, newest first',
+        summary: 'Plans, newest first',
+        description:
+          'In outline; page with cursor. One plan with every change and its reason: GET /plans/{id}.',
         tags: ['plans'],
         querystring: Type.Object({
           site: siteQuery(opts.defaultSite),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 20 })),
+          cursor: Type.Optional(UuidInput('nextCursor of the previous page.')),
         }),
         response: {
-          200: Type.Object({ items: Type.Array(PlanSummary) }),
+          200: Type.Object({ items: Type.Array(PlanSummary), nextCursor: NextCursor() }),
           400: problemResponse(VALIDATION_PROBLEM),
         },
       },
     },
     async (req) => {
-      const { site = opts.defaultSite, limit = 20 } = req.query;
-      const items = await repo.list(site, { limit });
+      const { site = opts.defaultSite, limit = 20, cursor } = req.query;
+      const page = await repo.list(site, { limit, ...(cursor !== undefined && { cursor }) });
       return {
-        items: items.map((p) => ({
+        items: page.items.map((p) => ({
           ...p,
           solver: p.solver as PlanSolver,
           createdAt: p.createdAt.toISOString(),
           intervalStart: p.intervalStart.toISOString(),
         })),
+        nextCursor: page.nextCursor,
       };
     },
   );

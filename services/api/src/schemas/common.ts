@@ -42,6 +42,18 @@ export const IsoTimeInput = (description: string) =>
     examples: ['2026-07-01T17:00:00-05:00'],
   });
 
+/** A UUID as a client sends it (TypeBox's validator knows no `format: uuid`). */
+export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+export const UuidInput = (description: string) =>
+  Type.String({ pattern: UUID_PATTERN, minLength: 36, maxLength: 36, description });
+
+/** One of the given strings, in a request (each a literal, so the validator names the field). */
+export const literals = <const T extends readonly string[]>(values: T, description: string) =>
+  Type.Union(
+    values.map((v) => Type.Literal(v as T[number])),
+    { description },
+  );
+
 /** A time in a response: ISO-8601 UTC. */
 export const DateTime = (description?: string) =>
   Type.String({ format: 'date-time', ...(description ? { description } : {}) });
@@ -53,6 +65,10 @@ export const Nullable = <T extends TSchema>(schema: T) =>
 /** A union of string literals, as one `enum` (responses only, as Nullable). */
 export const StringEnum = <const T extends readonly string[]>(values: T, description?: string) =>
   Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...(description ? { description } : {}) });
+
+/** The cursor of the next page in a keyset-paged list. */
+export const NextCursor = () =>
+  Nullable(Type.String({ description: 'Pass as cursor for the next page; null on the last.' }));
 
 const problemProperties = {
   type: Type.String({

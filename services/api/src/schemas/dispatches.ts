@@ -6,10 +6,12 @@ import { DISPATCH_KINDS, DISPATCH_STATES, MAX_PERFORMANCE_SAMPLES } from '@switc
 import {
   DateTime,
   IsoTimeInput,
+  NextCursor,
   Nullable,
   problemResponse,
   ResourceName,
   StringEnum,
+  UuidInput,
   VALIDATION_PROBLEM,
 } from './common.ts';
 
@@ -51,11 +53,8 @@ const ListDispatchesQuery = Type.Object({
   active: Type.Optional(Type.Boolean({ description: 'true: only the dispatches in force now.' })),
   site: Type.Optional(ResourceName('Only the dispatches of this site.')),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-  before: Type.Optional(
-    IsoTimeInput(
-      'Only the dispatches received before this time (the last receivedAt of a page, for the next).',
-    ),
-  ),
+  before: Type.Optional(IsoTimeInput('Only the dispatches received before this time.')),
+  cursor: Type.Optional(UuidInput('nextCursor of the previous page.')),
 });
 
 const DispatchParams = Type.Object({
@@ -155,12 +154,13 @@ export const createDispatchSchema = {
 export const listDispatchesSchema = {
   operationId: 'listDispatches',
   summary: 'Grid dispatches, newest first',
-  description: 'Each with its performance summary; an energy broker sees only its own.',
+  description: 'Each with its performance summary; page with cursor. An energy broker sees only its own.',
   tags: TAGS,
   querystring: ListDispatchesQuery,
   response: {
     200: Type.Object({
       items: Type.Array(Type.Object({ ...dispatchProperties, performance: PerformanceSummary })),
+      nextCursor: NextCursor(),
     }),
     400: problemResponse(VALIDATION_PROBLEM),
   },

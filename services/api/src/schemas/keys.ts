@@ -6,21 +6,14 @@ import { API_KEY_ROLES, BROKER_KINDS, BROKER_NAME_PATTERN, MAX_KEY_LABEL_LENGTH 
 import {
   DateTime,
   IsoTimeInput,
+  literals,
   Nullable,
   problemResponse,
   StringEnum,
+  UuidInput,
   VALIDATION_PROBLEM,
 } from './common.ts';
 
-/** A UUID as a client sends it (TypeBox's validator knows no `format: uuid`). */
-const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
-const UuidInput = (description: string) =>
-  Type.String({ pattern: UUID_PATTERN, minLength: 36, maxLength: 36, description });
-const literals = <const T extends readonly string[]>(values: T, description: string) =>
-  Type.Union(
-    values.map((v) => Type.Literal(v as T[number])),
-    { description },
-  );
 const strict = { additionalProperties: false } as const;
 
 const OPERATOR_ONLY = 'Operators only.';

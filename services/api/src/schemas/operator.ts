@@ -14,28 +14,20 @@ import { SIGNAL_NAMES } from '@switchyard/signals';
 import {
   DateTime,
   IsoTimeInput,
+  literals,
+  NextCursor,
   Nullable,
   problemResponse,
   ResourceName,
   StringEnum,
+  UuidInput,
   VALIDATION_PROBLEM,
 } from './common.ts';
 
-/** A UUID as a client sends it (TypeBox's validator knows no `format: uuid`). */
-export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
-export const UuidInput = (description: string) =>
-  Type.String({ pattern: UUID_PATTERN, minLength: 36, maxLength: 36, description });
-const literals = <const T extends readonly string[]>(values: T, description: string) =>
-  Type.Union(
-    values.map((v) => Type.Literal(v as T[number])),
-    { description },
-  );
 const strict = { additionalProperties: false } as const;
 const siteQuery = Type.Optional(ResourceName("The site (default: the farm's first site)."));
 const limitQuery = (def: number) => Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: def }));
-const nextCursor = Nullable(
-  Type.String({ description: 'Pass as cursor for the next page; null on the last.' }),
-);
+const nextCursor = NextCursor();
 const notified = Type.Boolean({
   description: 'Whether the controller was told at once; if not, it sees the change on its next interval.',
 });

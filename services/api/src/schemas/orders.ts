@@ -6,9 +6,11 @@ import { MAX_IDEMPOTENCY_KEY_LENGTH, ORDER_STATES, ORDER_TIERS } from '@switchya
 import {
   DateTime,
   IsoTimeInput,
+  literals,
   Nullable,
   problemResponse,
   StringEnum,
+  UuidInput,
   VALIDATION_PROBLEM,
 } from './common.ts';
 
@@ -38,18 +40,10 @@ export const IMAGE_PATTERN =
   '(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,128})?$';
 /** Printable ASCII, no leading or trailing space. */
 export const IDEMPOTENCY_KEY_PATTERN = '^[\\x21-\\x7E](?:[\\x20-\\x7E]*[\\x21-\\x7E])?$';
-const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 const CURSOR_PATTERN = '^[A-Za-z0-9_-]{1,200}$';
 
 const TAGS = ['orders'];
 const strict = { additionalProperties: false } as const;
-const literals = <const T extends readonly string[]>(values: T, description: string) =>
-  Type.Union(
-    values.map((v) => Type.Literal(v as T[number])),
-    { description },
-  );
-const UuidInput = (description: string) =>
-  Type.String({ pattern: UUID_PATTERN, minLength: 36, maxLength: 36, description });
 const usd = (description: string) => Type.Number({ minimum: 0, description });
 const NOT_FOUND = (what: string) => problemResponse(`No such ${what}, or one the caller may not see.`);
 

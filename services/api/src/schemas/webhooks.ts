@@ -10,12 +10,9 @@ import {
   WEBHOOK_EVENTS,
   WEBHOOK_URL_PATTERN,
 } from '@switchyard/db';
-import { DateTime, Nullable, problemResponse, StringEnum, VALIDATION_PROBLEM } from './common.ts';
+import { DateTime, Nullable, problemResponse, StringEnum, UuidInput, VALIDATION_PROBLEM } from './common.ts';
 
 const TAGS = ['webhooks'];
-const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
-const UuidInput = (description: string) =>
-  Type.String({ pattern: UUID_PATTERN, minLength: 36, maxLength: 36, description });
 const strict = { additionalProperties: false } as const;
 const EventInput = Type.Union(
   WEBHOOK_EVENTS.map((e) => Type.Literal(e)),
