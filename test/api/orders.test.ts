@@ -803,10 +803,10 @@ describe('compute-broker routes', () => {
           `/api/v1/orders?limit=${limit}${query}${next ? `&cursor=${next}` : ''}`,
         );
         expect(r.statusCode).toBe(200);
-        const body = r.json() as { items: OrderJson[]; next: string | null };
+        const body = r.json() as { items: OrderJson[]; nextCursor: string | null };
         expect(body.items.length).toBeLessThanOrEqual(limit);
         seen.push(...body.items.map((o) => o.id));
-        next = body.next;
+        next = body.nextCursor;
         pages++;
       } while (next);
       return { seen, pages };
@@ -819,7 +819,10 @@ describe('compute-broker routes', () => {
         expect(seen).toHaveLength(230);
         expect(new Set(seen)).toEqual(new Set(ids));
       }
-      const first = (await send(key, 'GET', '/api/v1/orders')).json() as { items: OrderJson[]; next: string };
+      const first = (await send(key, 'GET', '/api/v1/orders')).json() as {
+        items: OrderJson[];
+        nextCursor: string;
+      };
       expect(first.items).toHaveLength(50);
       const created = first.items.map((o) => Date.parse(o.createdAt));
       expect([...created].sort((a, b) => b - a)).toEqual(created);

@@ -501,7 +501,7 @@ export const orderRoutes: FastifyPluginAsync<OrderRouteOptions> = async (plugin,
       cursor,
       limit: q.limit ?? 50,
     });
-    return { items: page.items.map(orderJson), next: page.next ? encodeOrderCursor(page.next) : null };
+    return { items: page.items.map(orderJson), nextCursor: page.next ? encodeOrderCursor(page.next) : null };
   });
 
   app.get('/orders/:id', { schema: getOrderSchema }, async (req) => {

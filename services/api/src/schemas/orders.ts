@@ -7,6 +7,7 @@ import {
   DateTime,
   IsoTimeInput,
   literals,
+  NextCursor,
   Nullable,
   problemResponse,
   StringEnum,
@@ -154,7 +155,11 @@ export const ListOrdersQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_ORDER_PAGE, default: 50 })),
     cursor: Type.Optional(
-      Type.String({ pattern: CURSOR_PATTERN, maxLength: 200, description: 'The next of the previous page.' }),
+      Type.String({
+        pattern: CURSOR_PATTERN,
+        maxLength: 200,
+        description: 'nextCursor of the previous page.',
+      }),
     ),
     state: Type.Optional(literals(ORDER_STATES, 'Only orders in this state.')),
     tier: Type.Optional(literals(ORDER_TIERS, 'Only orders of this tier.')),
@@ -393,7 +398,7 @@ export const listOrdersSchema = {
   response: {
     200: Type.Object({
       items: Type.Array(Order),
-      next: Nullable(Type.String({ description: 'Pass as cursor for the next page; null on the last.' })),
+      nextCursor: NextCursor(),
     }),
     400: problemResponse(VALIDATION_PROBLEM),
   },
