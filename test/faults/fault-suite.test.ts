@@ -267,11 +267,14 @@ async function judge(
     );
   expect(flipped).toEqual([]);
   expect(result.asleep).toBeGreaterThan(0);
-  if (convergedAfterRecoveryMs > deadline)
-    // What the processes were doing, for whoever reads a failed run.
+  // What the processes were doing, for whoever reads a failed run; FAULT_TAILS=<lines> prints
+  // it for every case.
+  if (convergedAfterRecoveryMs > deadline || process.env.FAULT_TAILS)
     console.log(
       `converged ${convergedAfterRecoveryMs} ms after recovery (at ${recoveredAt}); deadline ${deadline} ms\n` +
-        [...controllers, ...workers].map((c) => `--- ${c.name}\n${c.tail(40)}`).join('\n'),
+        [...controllers, ...workers]
+          .map((c) => `--- ${c.name}\n${c.tail(Number(process.env.FAULT_TAILS) || 40)}`)
+          .join('\n'),
     );
   expect(convergedAfterRecoveryMs).toBeLessThanOrEqual(deadline);
   return {
