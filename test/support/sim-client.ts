@@ -16,8 +16,8 @@ export function simClient(baseUrl: () => string) {
 }
 
 /**
- * `switchyard sim` on a farm file as its own process, its miners quick to move (1 s to sleep,
- * 2 s to wake); resolves with the process and its control API's URL.
+ * `switchyard sim` on a farm file as its own process, its miners quick to move (1 s to sleep or
+ * to change profile, 2 s to wake); resolves with the process and its control API's URL.
  */
 export async function spawnQuickSim(
   farmFile: string,
@@ -35,6 +35,8 @@ export async function spawnQuickSim(
       '1',
       '--wake-seconds',
       '2',
+      '--retune-seconds',
+      '1',
       '--port-offset',
       String(opts.portOffset),
     ],

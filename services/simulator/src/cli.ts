@@ -18,6 +18,7 @@ Options:
   --sleep-seconds S     time for a sleeping miner's draw to fall (default 3)
   --wake-seconds S      length of a miner's wake ramp (default 60)
   --reboot-seconds S    time a rebooting miner is offline (default 45)
+  --retune-seconds S    time to move between profiles or power targets (default 5)
   --quirk-rate R        share of replies using a firmware's broken-JSON variant (default 0.05)
   --port-offset N       add N to ports below 1024 (default: 0, or 10000 when they cannot be bound)
   --ambient C           ambient temperature of every site, °C (default 25)
@@ -58,6 +59,7 @@ export function parseSimArgs(args: string[]): StartSimulatorOptions | 'help' {
         'power-log': { type: 'string' },
         'sleep-seconds': { type: 'string' },
         'wake-seconds': { type: 'string' },
+        'retune-seconds': { type: 'string' },
         'reboot-seconds': { type: 'string' },
         'quirk-rate': { type: 'string' },
         'port-offset': { type: 'string' },
@@ -86,6 +88,7 @@ export function parseSimArgs(args: string[]): StartSimulatorOptions | 'help' {
     sleepSeconds: num('sleep-seconds', v['sleep-seconds'], 0, 3600),
     wakeSeconds: num('wake-seconds', v['wake-seconds'], 0, 7200),
     rebootSeconds: num('reboot-seconds', v['reboot-seconds'], 0, 7200),
+    retuneSeconds: num('retune-seconds', v['retune-seconds'], 0, 3600),
     quirkRate: num('quirk-rate', v['quirk-rate'], 0, 1),
     portOffset: offset,
     ambientC: num('ambient', v.ambient, -50, 70),

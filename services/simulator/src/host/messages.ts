@@ -15,6 +15,7 @@ export const SIM_FAULTS = [
   'slow-drip',
   'oversized',
   'stuck-ramp',
+  'ignore-commands',
   'reboot',
 ] as const satisfies readonly SimFault[];
 

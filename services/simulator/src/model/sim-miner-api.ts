@@ -14,6 +14,7 @@ export type SimFault =
   | 'slow-drip' // answers one byte every 500 ms
   | 'oversized' // answers more than 1 MiB
   | 'stuck-ramp' // a wake never finishes ramping
+  | 'ignore-commands' // acknowledges control commands over the wire and does nothing
   | 'reboot'; // goes offline for rebootSeconds, then boots hashing
 
 export interface SimBoard {

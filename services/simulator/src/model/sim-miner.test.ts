@@ -420,6 +420,34 @@ describe('SimMiner change log', () => {
     });
   });
 
+  it("'ignore-commands' acknowledges every command over the wire and changes nothing, until cleared", () => {
+    const { m, changes, advance } = logged();
+    m.setFault('ignore-commands');
+    const before = m.observe();
+    m.sleep();
+    expect(m.setProfile('eco')).toBeNull();
+    expect(m.setPowerTarget(2500)).toBeNull();
+    expect(m.setPowerPercent(50)).toBeNull();
+    m.reboot();
+    advance(120);
+    const after = m.observe();
+    expect(after.state).toBe('hashing');
+    expect(after.profile).toBe(before.profile);
+    expect(after.powerW).toBeGreaterThan(before.powerW * 0.9);
+    // Invalid arguments are still refused.
+    expect(m.setProfile('nope')).toMatch(/unknown profile/);
+    expect(changes.query().total).toBe(0);
+    expect(changes.query().noops).toMatchObject({ sleep: 1, profile: 1, 'power-target': 1, reboot: 1 });
+    // The simulator's own control still works, and clearing the fault restores obedience.
+    m.sleep('control');
+    expect(m.observe().state).toBe('sleeping');
+    m.setFault(null);
+    m.wake();
+    advance(5);
+    expect(m.observe().state).not.toBe('sleeping');
+    expect(kinds(changes)).toEqual(['sleep (control)', 'wake']);
+  });
+
   it('tells the control API and fault injection (control) from the firmware protocols', () => {
     const { m, changes, advance } = logged({ state: 'sleeping' });
     m.wake('control');

@@ -304,6 +304,7 @@ export class SimMiner implements SimMinerView {
   // arguments (an unknown profile, a target out of bounds) are neither.
 
   sleep(via: ChangeVia = 'protocol'): void {
+    if (this.#ignores('sleep', via)) return;
     const t = this.clock.now();
     const s = this.#evaluate(t);
     const ph = this.#phase;
@@ -322,6 +323,7 @@ export class SimMiner implements SimMinerView {
   }
 
   wake(via: ChangeVia = 'protocol'): void {
+    if (this.#ignores('wake', via)) return;
     const t = this.clock.now();
     const s = this.#evaluate(t);
     const ph = this.#phase;
@@ -343,6 +345,7 @@ export class SimMiner implements SimMinerView {
     const p = this.id.profiles.find((x) => x.name === name);
     if (!p)
       return `unknown profile "${name}" (this miner has ${this.id.profiles.map((x) => x.name).join(', ')})`;
+    if (this.#ignores('profile', via)) return null;
     if (this.#profile === name && this.#targetW === null) {
       this.#noop('profile', via);
       return null;
@@ -358,6 +361,7 @@ export class SimMiner implements SimMinerView {
     const { min, max } = this.id.powerTargetBoundsW;
     if (typeof watts !== 'number' || !Number.isFinite(watts)) return 'power target must be a number of watts';
     if (watts < min || watts > max) return `power target ${watts} W is outside [${min}, ${max}] W`;
+    if (this.#ignores('power-target', via)) return null;
     if (this.#targetW === watts) {
       this.#noop('power-target', via);
       return null;
@@ -371,6 +375,7 @@ export class SimMiner implements SimMinerView {
   setPowerPercent(percent: number, via: ChangeVia = 'protocol'): string | null {
     if (typeof percent !== 'number' || !Number.isFinite(percent) || percent < 0 || percent > 100)
       return `power percent must be between 0 and 100, got ${String(percent)}`;
+    if (this.#ignores('power-percent', via)) return null;
     if (this.#percent === percent) {
       this.#noop('power-percent', via);
       return null;
@@ -382,6 +387,7 @@ export class SimMiner implements SimMinerView {
   }
 
   reboot(via: ChangeVia = 'protocol'): void {
+    if (this.#ignores('reboot', via)) return;
     const t = this.clock.now();
     this.#evaluate(t);
     const ph = this.#phase;
@@ -450,6 +456,13 @@ export class SimMiner implements SimMinerView {
 
   #noop(kind: ChangeKind, via: ChangeVia): void {
     this.#changes?.noop(this.id.farmHost, kind, via);
+  }
+
+  /** Under 'ignore-commands' a command over the wire is acknowledged and does nothing (a no-op). */
+  #ignores(kind: ChangeKind, via: ChangeVia): boolean {
+    if (this.#fault !== 'ignore-commands' || via !== 'protocol') return false;
+    this.#noop(kind, via);
+    return true;
   }
 
   #recomputeBase(): void {
