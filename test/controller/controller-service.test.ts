@@ -3,7 +3,7 @@
 // phases run in order as flows, the miners end up asleep, the plan and its changes are stored,
 // and the simulator's ground-truth power log shows no violation.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { connectRedis, type RunningWorkers } from '@switchyard/queue';
+import type { RunningWorkers } from '@switchyard/queue';
 import type { SignalHub } from '@switchyard/signals';
 import {
   startControllerService,
@@ -11,10 +11,16 @@ import {
   type PhaseRecord,
   type RunningController,
 } from '@switchyard/controller';
-import { dropPrefix, uniquePrefix } from '../queue/support.ts';
-import { requireRedisUrl } from '../support/redis.ts';
+import { uniquePrefix } from '../queue/support.ts';
 import { fixedPriceHub } from '../support/fixed-hub.ts';
-import { smallFarm, startSmallFarmSim, startTestWorkers, type SmallFarmSim } from '../support/small-farm.ts';
+import {
+  closeControllerTest,
+  smallFarm,
+  smallFarmControllerOptions,
+  startSmallFarmSim,
+  startTestWorkers,
+  type SmallFarmSim,
+} from '../support/small-farm.ts';
 
 // clab: pdu-1 and pdu-2 (60 kW each), fleets ca and cb of three S19j Pro (LuxOS), one per PDU
 const farm = smallFarm({ block: '10.206', site: 'clab', fleetPrefix: 'c' });
@@ -30,15 +36,7 @@ beforeAll(async () => {
   hub = await fixedPriceHub(900);
 }, 60_000);
 
-afterAll(async () => {
-  await workers?.close({ force: true });
-  await controller?.close();
-  await hub?.close();
-  await farmSim?.close();
-  const redis = await connectRedis(requireRedisUrl(), 'producer');
-  await dropPrefix(redis, prefix);
-  redis.disconnect();
-});
+afterAll(() => closeControllerTest({ workers, controller, hub, farmSim, prefix }));
 
 it('sleeps the farm at a high energy price in one cycle, in order, without a violation', async () => {
   const cycles: CycleRecord[] = [];
@@ -46,15 +44,9 @@ it('sleeps the farm at a high energy price in one cycle, in order, without a vio
   controller = await startControllerService({
     farm,
     site: 'clab',
-    redisUrl: requireRedisUrl(),
+    ...smallFarmControllerOptions(farmSim, prefix),
     signals: hub,
     intervalMs: 60_000,
-    prefix,
-    autoStart: false,
-    leaseTtlMs: 5000,
-    confirmTimeoutMs: 15_000,
-    mapHost: farmSim.mapHost,
-    mapPort: farmSim.mapPort,
     onCycle: (r) => cycles.push(r),
     onPhase: (r) => phases.push(r),
   });

@@ -89,50 +89,71 @@ describe('ControlLoop', () => {
     await h.loop.stop();
   });
 
-  it('preempts a cycle waiting on its phases for a grid dispatch, under a new epoch', async () => {
-    const records: CycleRecord[] = [];
-    const calls: string[] = [];
-    let epoch = 7;
-    const loop = new ControlLoop<number, string, string>(
-      {
-        lease: {
-          isLeader: () => true,
-          epoch: () => epoch,
-          onLost: () => () => {},
-          bump: async () => {
-            calls.push(`bump:${epoch}`);
-            return ++epoch;
-          },
-        },
-        snapshot: async (t) => ({ at: new Date(), input: t === 'grid-dispatch' ? 2 : 1 }),
-        plan: async (n) => `plan-${n}`,
-        persist: async (p) => `id-${p}`,
-        sequence: (p) => p,
-        dispatch: (seq, _id, e, _still, signal) =>
-          new Promise<void>((resolve, reject) => {
-            calls.push(`dispatch:${seq}:${e}`);
-            if (seq === 'plan-2') return resolve();
-            // An add phase that would take minutes: only the abort ends it.
-            signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
-          }),
-      },
-      { intervalMs: 60_000, onCycle: (r) => records.push(r) },
-    );
-    const slow = loop.trigger('interval');
-    await new Promise((r) => setTimeout(r, 20));
-    const t0 = performance.now();
-    void loop.trigger('grid-dispatch');
-    await slow;
-    await new Promise((r) => setTimeout(r, 20));
-    expect(performance.now() - t0).toBeLessThan(1000);
-    expect(calls).toEqual(['dispatch:plan-1:7', 'bump:7', 'dispatch:plan-2:8']);
-    expect(records.map((r) => [r.trigger, r.outcome, r.epoch])).toEqual([
-      ['interval', 'preempted', 7],
-      ['grid-dispatch', 'dispatched', 8],
-    ]);
-    expect(records[1]?.toDispatchMs).toBeGreaterThanOrEqual(0);
-    await loop.stop();
+  it('lets an over-limit outrank the routine triggers, and a grid dispatch outrank it', async () => {
+    const h = harness({ planDelayMs: 30 });
+    let first = h.loop.trigger('interval');
+    void h.loop.trigger('price-move');
+    void h.loop.trigger('over-limit');
+    void h.loop.trigger('device-fault');
+    await first;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.records.map((r) => r.trigger)).toEqual(['interval', 'over-limit']);
+    first = h.loop.trigger('interval');
+    void h.loop.trigger('grid-dispatch');
+    void h.loop.trigger('over-limit');
+    await first;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.records.map((r) => r.trigger).slice(2)).toEqual(['interval', 'grid-dispatch']);
+    await h.loop.stop();
   });
+
+  it.each(['grid-dispatch', 'over-limit'] as const)(
+    'preempts a cycle waiting on its phases for %s, under a new epoch',
+    async (urgent) => {
+      const records: CycleRecord[] = [];
+      const calls: string[] = [];
+      let epoch = 7;
+      const loop = new ControlLoop<number, string, string>(
+        {
+          lease: {
+            isLeader: () => true,
+            epoch: () => epoch,
+            onLost: () => () => {},
+            bump: async () => {
+              calls.push(`bump:${epoch}`);
+              return ++epoch;
+            },
+          },
+          snapshot: async (t) => ({ at: new Date(), input: t === urgent ? 2 : 1 }),
+          plan: async (n) => `plan-${n}`,
+          persist: async (p) => `id-${p}`,
+          sequence: (p) => p,
+          dispatch: (seq, _id, e, _still, signal) =>
+            new Promise<void>((resolve, reject) => {
+              calls.push(`dispatch:${seq}:${e}`);
+              if (seq === 'plan-2') return resolve();
+              // An add phase that would take minutes: only the abort ends it.
+              signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+            }),
+        },
+        { intervalMs: 60_000, onCycle: (r) => records.push(r) },
+      );
+      const slow = loop.trigger('interval');
+      await new Promise((r) => setTimeout(r, 20));
+      const t0 = performance.now();
+      void loop.trigger(urgent);
+      await slow;
+      await new Promise((r) => setTimeout(r, 20));
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(calls).toEqual(['dispatch:plan-1:7', 'bump:7', 'dispatch:plan-2:8']);
+      expect(records.map((r) => [r.trigger, r.outcome, r.epoch])).toEqual([
+        ['interval', 'preempted', 7],
+        [urgent, 'dispatched', 8],
+      ]);
+      expect(records[1]?.toDispatchMs).toBeGreaterThanOrEqual(0);
+      await loop.stop();
+    },
+  );
 
   it('fences off a failed cycle’s jobs: the next cycle runs under a new epoch', async () => {
     let epoch = 1;

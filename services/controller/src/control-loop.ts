@@ -7,6 +7,8 @@
 export type CycleTrigger =
   | 'interval'
   | 'grid-dispatch'
+  /** A background poll saw a power-tree node loaded past what any plan allows. */
+  | 'over-limit'
   | 'price-move'
   | 'device-fault'
   | 'inventory'
@@ -16,10 +18,34 @@ export type CycleTrigger =
   /** The last cycle failed or stopped short: try again soon rather than at the next interval. */
   | 'retry';
 
+/**
+ * Triggers that cannot wait: they preempt the running cycle, outrank whatever else is pending,
+ * and plan from the last background poll with the fast solver.
+ */
+export const URGENT_TRIGGERS: ReadonlySet<CycleTrigger> = new Set<CycleTrigger>([
+  'grid-dispatch',
+  'over-limit',
+]);
+
+const PREEMPTED_BY: Partial<Record<CycleTrigger, string>> = {
+  'grid-dispatch': 'preempted by a grid dispatch',
+  'over-limit': 'preempted by a power-tree node over its limit',
+};
+
 /** Everything a cycle reads, taken at one instant. */
 export interface CycleSnapshot<Input> {
   at: Date;
+  /** When the telemetry it was built from was taken (default: `at`). */
+  observedAt?: Date;
   input: Input;
+}
+
+export interface TriggerOptions {
+  /**
+   * When the observation behind the trigger was taken. A running cycle whose snapshot is as new
+   * (or not yet taken) already answers it: it is neither preempted nor followed by another.
+   */
+  observedAt?: Date;
 }
 
 /** The ports the loop drives. Each is implemented by an adapter the service wires in. */
@@ -86,6 +112,8 @@ export class ControlLoop<Input, Plan, Sequence> {
   #running: Promise<void> | undefined;
   /** Triggers that arrived while a cycle ran; they coalesce into one follow-up cycle. */
   #pending: CycleTrigger | undefined;
+  /** When the running cycle's telemetry was taken (undefined until its snapshot). */
+  #observedAt: Date | undefined;
   #stopped = false;
   #lostDuringCycle = false;
   /** Aborts the running cycle's dispatch when a grid dispatch preempts it. */
@@ -112,16 +140,26 @@ export class ControlLoop<Input, Plan, Sequence> {
   }
 
   /**
-   * Runs a cycle now, or right after the one in progress. A grid dispatch outranks whatever
-   * else is pending and preempts the running cycle: that cycle stops waiting on its phases, and
-   * the dispatch's cycle follows at once under a new epoch.
+   * Runs a cycle now, or right after the one in progress. An urgent trigger (a grid dispatch, a
+   * node over its limit) outranks whatever else is pending and preempts the running cycle: that
+   * cycle stops waiting on its phases, and the urgent cycle follows at once under a new epoch.
    */
-  trigger(reason: CycleTrigger): Promise<void> {
+  trigger(reason: CycleTrigger, opts: TriggerOptions = {}): Promise<void> {
     if (this.#stopped) return Promise.resolve();
+    if (
+      this.#running &&
+      opts.observedAt &&
+      (this.#observedAt === undefined || this.#observedAt >= opts.observedAt)
+    )
+      return this.#running;
     if (!this.#triggeredAt.has(reason)) this.#triggeredAt.set(reason, performance.now());
     if (this.#running) {
-      if (this.#pending !== 'grid-dispatch') this.#pending = reason;
-      if (reason === 'grid-dispatch') this.#abort?.abort(new Error('preempted by a grid dispatch'));
+      // A dispatch outranks an over-limit (its cycle sheds from the same poll), both outrank the rest.
+      const rank = (r: CycleTrigger | undefined) =>
+        r === 'grid-dispatch' ? 2 : r && URGENT_TRIGGERS.has(r) ? 1 : 0;
+      if (rank(reason) >= rank(this.#pending)) this.#pending = reason;
+      const preempted = PREEMPTED_BY[reason];
+      if (preempted) this.#abort?.abort(new Error(preempted));
       return this.#running;
     }
     // Every trigger that arrived so far is served by this cycle.
@@ -174,6 +212,7 @@ export class ControlLoop<Input, Plan, Sequence> {
         return ms;
       };
       const snap = await this.#ports.snapshot(trigger);
+      this.#observedAt = snap.observedAt ?? snap.at;
       const snapshotMs = lap();
       const plan = await this.#ports.plan(snap.input);
       const planMs = lap();
@@ -210,6 +249,7 @@ export class ControlLoop<Input, Plan, Sequence> {
       return done({ outcome: 'failed', epoch, error: (e as Error).message });
     } finally {
       this.#abort = undefined;
+      this.#observedAt = undefined;
     }
   }
 

@@ -2,12 +2,13 @@
 // cycles, phases and grid dispatches went, and how old the signals are. Set from the leader's own
 // observations (a follower exports its leadership gauges only, so sums over replicas stay right).
 // Labels: site, power-tree node, fleet, pool, GPU model, signal — never a miner or an order.
-import { walkPowerTree, type Farm, type GridDispatch, type Plan } from '@switchyard/domain';
+import type { Farm, GridDispatch, Plan } from '@switchyard/domain';
 import type { PollResult } from '@switchyard/miners';
 import { DURATION_BUCKETS_S, LabelLimiter, metricsIn, type Registry } from '@switchyard/telemetry';
 import type { CycleRecord } from './control-loop.ts';
 import type { PhaseRecord } from './ports.ts';
 import type { GpuDraw } from './gpu-draw.ts';
+import { nodeLoadReader } from './node-loads.ts';
 
 /** What a signal hub's `current()` gives, as far as the metrics read it. */
 interface SignalView {
@@ -39,8 +40,7 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
   const site = o.site;
   const siteSpec = o.farm.sites.find((s) => s.metadata.name === site);
   const pue = siteSpec?.spec.pue ?? 1;
-  const tree = siteSpec ? walkPowerTree(siteSpec.spec.powerTree) : [];
-  const parentOf = new Map(tree.map((e) => [e.node.name, e.parent?.name]));
+  const nodeLoads = nodeLoadReader(o.farm, site);
   const reasons = new LabelLimiter(20);
   const m = metricsIn(registry);
 
@@ -286,23 +286,15 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
       for (const [use, kw] of Object.entries(gpu.byUse)) powerKw.set({ site, use }, kw);
       powerKw.set({ site, use: 'overhead' }, itKw * (pue - 1));
       siteLoadKw.set({ site }, itKw * pue);
-      // Miner loads come rolled up the tree; GPU pools are added along their feed's ancestry.
-      const load = new Map(tree.map((e) => [e.node.name, 0]));
-      for (const n of result.nodes) if (n.site === site) load.set(n.node, n.powerKw);
       for (const [pool, modes] of gpu.modes)
         for (const [mode, n] of Object.entries(modes)) gpuNodes.set({ site, pool, mode }, n);
-      for (const [feed, kw] of gpu.byFeed)
-        for (let n: string | undefined = feed; n !== undefined; n = parentOf.get(n))
-          load.set(n, (load.get(n) ?? 0) + kw);
-      for (const e of tree) {
-        const node = e.node.name;
-        const kw = load.get(node) ?? 0;
+      for (const { node, loadKw: kw, limitKw } of nodeLoads(result, gpu)) {
         const labels = { site, node };
         nodeLoadKw.set(labels, kw);
-        nodeLimitKw.set(labels, e.node.limitKw);
-        nodeUtilisation.set(labels, e.node.limitKw > 0 ? kw / e.node.limitKw : 0);
-        nodeHeadroomKw.set(labels, e.node.limitKw - kw);
-        nodeOverLimit.inc(labels, kw > e.node.limitKw ? 1 : 0);
+        nodeLimitKw.set(labels, limitKw);
+        nodeUtilisation.set(labels, limitKw > 0 ? kw / limitKw : 0);
+        nodeHeadroomKw.set(labels, limitKw - kw);
+        nodeOverLimit.inc(labels, kw > limitKw ? 1 : 0);
       }
       degraded.reset();
       for (const f of siteFleets) {

@@ -7,6 +7,7 @@ import {
   fleetProfiles,
   plan as planFarm,
   sequencePlan,
+  sitePolicy,
   stepJobId,
   type Farm,
   type FarmState,
@@ -36,7 +37,7 @@ import {
   type OrderTransition,
 } from '@switchyard/brokers';
 import type { QueueEvents } from '@switchyard/queue';
-import type { ControlPorts, CycleTrigger } from './control-loop.ts';
+import { URGENT_TRIGGERS, type ControlPorts, type CycleTrigger } from './control-loop.ts';
 import type { ClusterDriver, GpuNodeState } from '@switchyard/cluster';
 import { ActionLog, type ActionLogOptions } from './action-log.ts';
 import { withPolicy } from './order-store.ts';
@@ -109,6 +110,8 @@ export interface ControllerPortsOptions {
   farm: Farm;
   site: string;
   poller: FarmPoller;
+  /** Told of every finished poll of the miners (with the GPU nodes read alongside it). */
+  onPoll?: (result: PollResult, nodes: GpuNodeState[] | null) => void;
   hub: Pick<SignalHub, 'current'>;
   solver?: MipSolver | undefined;
   plans: PlanStore;
@@ -184,6 +187,8 @@ export interface ControllerPorts extends Omit<
   lastNodes(): GpuNodeState[] | null;
   /** Miners with a command outstanding (sent, not yet seen in telemetry). */
   inFlightCount(): number;
+  /** The site's safety margin (%) under the allocation policy the last cycle read. */
+  safetyMarginPct(): number;
 }
 
 /** A sleeping miner still drawing more than this is in flight, not settled (safety rule: power). */
@@ -331,6 +336,7 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
     (polling ??= Promise.all([o.poller.poll(o.farm, targets), readNodes()])
       .then(([result]) => {
         last = { result, at: now() };
+        o.onPoll?.(result, nodes);
         return result;
       })
       .finally(() => (polling = undefined)));
@@ -468,9 +474,10 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
     lastPoll: () => last,
     lastNodes: () => nodes,
     inFlightCount: () => log.size(),
+    safetyMarginPct: () => sitePolicy(policyFarm, o.site).safetyMarginPct,
 
     async snapshot(trigger: CycleTrigger) {
-      const maxAge = trigger === 'grid-dispatch' ? staleAfterMs : maxSnapshotAgeMs;
+      const maxAge = URGENT_TRIGGERS.has(trigger) ? staleAfterMs : maxSnapshotAgeMs;
       let cached = last && now().getTime() - last.at.getTime() <= maxAge ? last.result : undefined;
       // After a short shed the next plan needs telemetry taken after it.
       if (freshPollAfter !== undefined && cached && cached.startedAt.getTime() < freshPollAfter)
@@ -524,16 +531,18 @@ export function createControllerPorts(o: ControllerPortsOptions): ControllerPort
       };
       return {
         at,
+        observedAt: poll.startedAt,
         input: { plan: input, state, miners, inFlight: log.inFlight(), trigger, activeOrders },
       };
     },
 
-    // A grid dispatch is answered by the greedy merit order (milliseconds, within about 1 % of the
-    // MIP's objective on the example farm); the next cycle refines it with the MIP.
+    // An urgent trigger (a grid dispatch, a node over its limit) is answered by the greedy merit
+    // order (milliseconds, within about 1 % of the MIP's objective on the example farm); the next
+    // cycle refines it with the MIP.
     plan: (input) =>
       planFarm(
         input.plan,
-        input.trigger === 'grid-dispatch' ? undefined : o.solver,
+        input.trigger && URGENT_TRIGGERS.has(input.trigger) ? undefined : o.solver,
         o.planTimeLimitMs ? { timeLimitMs: o.planTimeLimitMs } : {},
       ),
 

@@ -42,6 +42,7 @@ import type { ClusterDriver, GpuNodeState } from '@switchyard/cluster';
 import { ControlLoop, type CycleRecord, type CycleTrigger } from './control-loop.ts';
 import { createControllerMetrics } from './metrics.ts';
 import { gpuDraw } from './gpu-draw.ts';
+import { nodeLoadReader, OverLimitWatch } from './node-loads.ts';
 import type { Registry } from '@switchyard/telemetry';
 import { databaseOrders, databaseOverrides, databasePolicy } from './order-store.ts';
 import { createWebhookOutbox, type BrokerEventSink } from '@switchyard/brokers';
@@ -266,7 +267,13 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
       const off = lease.onLost(() => metrics.leadership('lost'));
       closers.push(async () => off());
     }
+    // Node loads past what any plan allows, watched on every poll (the cycles' own and the
+    // background ones): shed now, not at the next interval.
+    const overLimitWatch = new OverLimitWatch();
+    const nodeLoads = nodeLoadReader(o.farm, o.site);
+    let watchPoll: (result: PollResult, nodes: GpuNodeState[] | null) => void = () => undefined;
     const ports = createControllerPorts({
+      onPoll: (result, nodes) => watchPoll(result, nodes),
       farm: o.farm,
       site: o.site,
       poller,
@@ -347,6 +354,20 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
     );
     closers.push(() => loop.stop());
 
+    watchPoll = (result, nodes) => {
+      if (!lease.isLeader()) return;
+      const over = overLimitWatch.check(
+        nodeLoads(result, gpuDraw(o.farm, o.site, nodes)),
+        ports.safetyMarginPct(),
+        Date.now(),
+      );
+      if (over.length === 0) return;
+      warn(
+        `over the limit: ${over.map((n) => `${n.node} at ${n.loadKw.toFixed(1)} of ${n.limitKw} kW`).join(', ')}; re-planning now`,
+      );
+      // A cycle already planning from this poll (or a later one) answers it.
+      void loop.trigger('over-limit', { observedAt: result.startedAt });
+    };
     const tryAcquire = async () => {
       const was = lease.isLeader();
       const won = await lease.acquire().catch(() => false);
@@ -354,6 +375,7 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
       if (won && !was) {
         metrics?.leadership('won');
         ports.forgetMemory();
+        overLimitWatch.reset();
         if (o.autoStart ?? true) void loop.trigger('leadership');
       }
       return won;

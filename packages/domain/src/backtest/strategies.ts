@@ -3,11 +3,7 @@
 // market's demand as orders, and — for the rule-based baselines — pins that say what the rule
 // wants. Hard limits still win over a pin, so a baseline never overloads a limit either.
 import type { Farm } from '../farm/farm-loader.ts';
-import {
-  allocationPolicySpecSchema,
-  type AllocationPolicySpec,
-  type MinerFleet,
-} from '../farm/resource-schema.ts';
+import type { AllocationPolicySpec, MinerFleet } from '../farm/resource-schema.ts';
 import { fleetProfiles } from '../farm/farm-validation.ts';
 import { endpointCount } from '../farm/endpoints.ts';
 import { breakevenUsdPerMwh, hashpriceUsdPerThDay, subsidyAt } from '../economics/economics.ts';
@@ -48,9 +44,7 @@ export function resolveSite(farm: Farm, site: string | undefined): string {
   return (farm.sites[0] as Farm['sites'][number]).metadata.name;
 }
 
-export function sitePolicy(farm: Farm, site: string): AllocationPolicySpec {
-  return farm.policies.find((p) => p.spec.site === site)?.spec ?? allocationPolicySpecSchema.parse({ site });
-}
+export { sitePolicy } from '../sequencer/model.ts';
 
 /** The farm with the site's policy replaced (other sites' policies kept). */
 export function withPolicy(farm: Farm, site: string, spec: AllocationPolicySpec): Farm {

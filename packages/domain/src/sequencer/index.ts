@@ -11,6 +11,7 @@ export {
   stepIsSafe,
   stepBlocker,
   limitPath,
+  sitePolicy,
   SequencerInputError,
   type LimitOptions,
 } from './model.ts';
