@@ -12,6 +12,8 @@ import {
   type RunningController,
 } from '@switchyard/controller';
 import { uniquePrefix } from '../queue/support.ts';
+import { DEFAULT_RETENTION, ObservationRepository, queryRows } from '@switchyard/db';
+import { waitUntil } from '../support/processes.ts';
 import { fixedPriceHub } from '../support/fixed-hub.ts';
 import {
   closeControllerTest,
@@ -28,6 +30,7 @@ const farm = smallFarm({ block: '10.206', site: 'clab', fleetPrefix: 'c' });
 let farmSim: SmallFarmSim;
 let hub: SignalHub;
 let controller: RunningController | undefined;
+const pruned: Array<Record<string, number>> = [];
 let workers: RunningWorkers | undefined;
 const prefix = uniquePrefix();
 
@@ -49,6 +52,8 @@ it('sleeps the farm at a high energy price in one cycle, in order, without a vio
     intervalMs: 60_000,
     onCycle: (r) => cycles.push(r),
     onPhase: (r) => phases.push(r),
+    retentionEveryMs: 300,
+    onPruned: (r) => pruned.push(r),
   });
   const lease = controller.lease;
   workers = await startTestWorkers({ farmSim, prefix, lease });
@@ -75,3 +80,29 @@ it('sleeps the farm at a high energy price in one cycle, in order, without a vio
   const res = await fetch(`${farmSim.url}/sim/violations`);
   expect(((await res.json()) as { violations: unknown[] }).violations).toEqual([]);
 }, 30_000);
+
+it('deletes, as the leader, fleet observations older than the retention', async () => {
+  const db = controller!.db.db;
+  const obs = new ObservationRepository(db);
+  const row = { site: 'clab', fleet: 'ca', byState: { hashing: 3 }, hashrateThs: 300, powerKw: 9 };
+  const old = new Date(Date.now() - (DEFAULT_RETENTION.observationsDays + 1) * 86_400_000);
+  await obs.appendFleetObservations(old, [
+    { ...row, powerSource: 'measured', maxChipTempC: 70, degraded: 0 },
+  ]);
+  const olderThanKept = async () =>
+    (
+      await queryRows<{ n: number }>(
+        db,
+        `select count(*)::int as n from fleet_observations where observed_at <= '${old.toISOString()}'`,
+      )
+    )[0]!.n;
+  expect(await olderThanKept()).toBe(1);
+  await waitUntil(async () => (await olderThanKept()) === 0, {
+    timeoutMs: 10_000,
+    what: 'the old row pruned',
+  });
+  await waitUntil(() => pruned.some((p) => (p.fleet_observations ?? 0) >= 1), {
+    timeoutMs: 5000,
+    what: 'the retention run reported',
+  });
+}, 20_000);

@@ -164,3 +164,10 @@ export {
   type WebhookRecord,
   type WebhookRepositoryOptions,
 } from './webhook-repository.ts';
+export {
+  DEFAULT_RETENTION,
+  RETAINED_TABLES,
+  pruneExpired,
+  type RetainedTable,
+  type RetentionPolicy,
+} from './retention.ts';

@@ -243,6 +243,11 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
     help: 'Times this controller won or lost the leader lease',
     labelNames: ['site', 'change'],
   });
+  const rowsPruned = m.counter({
+    name: 'switchyard_rows_pruned_total',
+    help: 'Rows deleted by the leader under the retention policy, by table',
+    labelNames: ['table'],
+  });
   m.gauge({
     name: 'switchyard_controller_commands_in_flight',
     help: 'Device commands sent and not yet seen in telemetry',
@@ -359,6 +364,11 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
 
     observePhase(p: PhaseRecord): void {
       phases.inc({ kind: p.kind, status: p.status });
+    },
+
+    /** After a retention run: the rows each table lost. */
+    observePruned(byTable: Record<string, number>): void {
+      for (const [table, n] of Object.entries(byTable)) rowsPruned.inc({ table }, n);
     },
 
     leadership(change: 'won' | 'lost'): void {

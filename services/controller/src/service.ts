@@ -12,6 +12,10 @@ import {
   DispatchRepository,
   migrateDatabase,
   openDatabase,
+  pruneExpired,
+  DEFAULT_RETENTION,
+  type RetainedTable,
+  type RetentionPolicy,
   PlanRepository,
   type Database,
   type DatabaseHandle,
@@ -126,6 +130,15 @@ export interface ControllerServiceOptions {
   onDispatching?: (r: CycleRecord) => void;
   onPhase?: (r: PhaseRecord) => void;
   onWarning?: (message: string) => void;
+  /** Told how many rows each retention run deleted. */
+  onPruned?: (byTable: Record<RetainedTable, number>) => void;
+  /**
+   * How long fleet observations, signal readings and settled webhook deliveries are kept; the
+   * leader deletes older rows every `retentionEveryMs` (default 1 h). Default DEFAULT_RETENTION;
+   * null: never.
+   */
+  retention?: RetentionPolicy | null;
+  retentionEveryMs?: number;
 }
 
 /** What the controller needs of the dispatch store (DispatchRepository satisfies it). */
@@ -466,6 +479,16 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
         ticking = false;
       }
     };
+    // Retention, by the leader only (one process deletes, the others need not).
+    closers.push(
+      startRetention(o, {
+        db: db.db,
+        isLeader: () => lease.isLeader(),
+        onPruned: (byTable) => metrics?.observePruned(byTable),
+        warn,
+      }),
+    );
+
     if (pollEveryMs > 0) {
       const poll = setInterval(() => void tick(), pollEveryMs);
       poll.unref();
@@ -533,4 +556,38 @@ async function resolveFleetCredentials(
     out.set(f.metadata.name, creds);
   }
   return out;
+}
+
+/**
+ * Runs pruneExpired under `retention` (default DEFAULT_RETENTION; null: never) every
+ * `retentionEveryMs` (default 1 h) while leading, one run at a time; returns its closer.
+ */
+function startRetention(
+  opts: Pick<ControllerServiceOptions, 'retention' | 'retentionEveryMs' | 'onPruned'>,
+  o: {
+    db: DatabaseHandle['db'];
+    isLeader: () => boolean;
+    onPruned: (byTable: Record<RetainedTable, number>) => void;
+    warn: (message: string) => void;
+  },
+): () => Promise<void> {
+  const policy = opts.retention === undefined ? DEFAULT_RETENTION : opts.retention;
+  if (!policy) return async () => undefined;
+  let pruning: Promise<void> | undefined;
+  const prune = () => {
+    if (pruning || !o.isLeader()) return;
+    pruning = pruneExpired(o.db, policy)
+      .then((byTable) => {
+        o.onPruned(byTable);
+        opts.onPruned?.(byTable);
+      })
+      .catch((e: Error) => o.warn(`retention run failed: ${e.message}`))
+      .finally(() => (pruning = undefined));
+  };
+  const timer = setInterval(prune, opts.retentionEveryMs ?? 3_600_000);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await pruning;
+  };
 }

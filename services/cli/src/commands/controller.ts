@@ -11,7 +11,7 @@ import {
   signalsConfigFromEnv,
   type StoredPriceSourceOptions,
 } from '@switchyard/signals';
-import { openDatabase } from '@switchyard/db';
+import { DEFAULT_RETENTION, openDatabase, type RetentionPolicy } from '@switchyard/db';
 import { createLogger } from '@switchyard/telemetry';
 import { SimulatorClusterDriver } from '@switchyard/cluster';
 import { FACTORY_CREDENTIALS } from '@switchyard/miners';
@@ -21,7 +21,7 @@ import { UsageError, parseCommandArgs, type Command } from '../context.ts';
 import { intOption, loadFarm, metricsEndpoint, readText } from './inputs.ts';
 import { clusterMode } from './cluster-mode.ts';
 
-export const CONTROLLER_USAGE = `controller [--farm F] [--site S] [--interval S] [--replay-speed N] [--replay-file CSV] [--sim-url URL] [--greedy] [--poll-every MS] [--lease-ttl MS] [--phase-timeout MS] [--confirm-timeout MS] [--fence-grace MS] [--metrics-port N] [--cluster] (REDIS_URL, DATABASE_URL; SIM_ADDRESSES=true, SIM_PORT_OFFSET, SIM_URL for the simulator; --cluster: the farm from the custom resources, GPU nodes and the leader Lease in Kubernetes, POD_NAMESPACE, POD_NAME, LEASE_NAME, GPU_POWER_PROMETHEUS_URL)`;
+export const CONTROLLER_USAGE = `controller [--farm F] [--site S] [--interval S] [--replay-speed N] [--replay-file CSV] [--sim-url URL] [--greedy] [--poll-every MS] [--lease-ttl MS] [--phase-timeout MS] [--confirm-timeout MS] [--fence-grace MS] [--keep-observations-days N] [--keep-signals-days N] [--keep-deliveries-days N] [--metrics-port N] [--cluster] (REDIS_URL, DATABASE_URL; SIM_ADDRESSES=true, SIM_PORT_OFFSET, SIM_URL for the simulator; --cluster: the farm from the custom resources, GPU nodes and the leader Lease in Kubernetes, POD_NAMESPACE, POD_NAME, LEASE_NAME, GPU_POWER_PROMETHEUS_URL)`;
 
 export const controllerCommand: Command = async (args, ctx) => {
   const { values } = parseCommandArgs(
@@ -39,6 +39,9 @@ export const controllerCommand: Command = async (args, ctx) => {
       'phase-timeout': { type: 'string' },
       'confirm-timeout': { type: 'string' },
       'fence-grace': { type: 'string' },
+      'keep-observations-days': { type: 'string' },
+      'keep-signals-days': { type: 'string' },
+      'keep-deliveries-days': { type: 'string' },
       cluster: { type: 'boolean' },
       'metrics-port': { type: 'string' },
     },
@@ -87,6 +90,7 @@ export const controllerCommand: Command = async (args, ctx) => {
     intervalMs: intervalS * 1000,
     greedy: values.greedy === true,
     ...timingOptions(values),
+    retention: retentionOptions(values),
   };
   const controller = kube
     ? await kube.startController(common)
@@ -168,6 +172,7 @@ function serviceOptions(
   | 'onCycle'
   | 'onPhase'
   | 'onWarning'
+  | 'onPruned'
 > {
   const simulated = env.SIM_ADDRESSES === 'true';
   return {
@@ -185,6 +190,19 @@ function serviceOptions(
     onCycle: (r) => logger.info({ ...r }, `cycle ${r.outcome}`),
     onPhase: (r) => logger.info({ ...r }, `phase ${r.index} ${r.kind} ${r.status}`),
     onWarning: (m) => logger.warn(m),
+    onPruned: (byTable) => logger.info({ pruned: byTable }, 'retention run'),
+  };
+}
+
+type RetentionFlag = 'keep-observations-days' | 'keep-signals-days' | 'keep-deliveries-days';
+
+/** The retention policy: DEFAULT_RETENTION with the flags given (0 keeps a table's rows forever). */
+function retentionOptions(values: Partial<Record<RetentionFlag, string>>): RetentionPolicy {
+  const days = (name: RetentionFlag, def: number) => intOption(name, values[name], 0, 36_500) ?? def;
+  return {
+    observationsDays: days('keep-observations-days', DEFAULT_RETENTION.observationsDays),
+    signalsDays: days('keep-signals-days', DEFAULT_RETENTION.signalsDays),
+    deliveriesDays: days('keep-deliveries-days', DEFAULT_RETENTION.deliveriesDays),
   };
 }
 
