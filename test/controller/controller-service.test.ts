@@ -53,6 +53,8 @@ it('sleeps the farm at a high energy price in one cycle, in order, without a vio
     onCycle: (r) => cycles.push(r),
     onPhase: (r) => phases.push(r),
     retentionEveryMs: 300,
+    pollEveryMs: 1000,
+    observationEveryMs: 1000,
     onPruned: (r) => pruned.push(r),
   });
   const lease = controller.lease;
@@ -105,4 +107,19 @@ it('deletes, as the leader, fleet observations older than the retention', async 
     timeoutMs: 5000,
     what: 'the retention run reported',
   });
+}, 20_000);
+
+it('stores, as the leader, the fleet observations of its polls', async () => {
+  const db = controller!.db.db;
+  const since = new Date(Date.now() - 1000);
+  const fresh = await waitUntil(
+    async () => {
+      const rows = await new ObservationRepository(db).latestPerFleet({ site: 'clab', since });
+      return rows.length === 2 ? rows : undefined;
+    },
+    { timeoutMs: 10_000, what: 'both fleets observed' },
+  );
+  expect(fresh.map((r) => r.fleet).sort()).toEqual(['ca', 'cb']);
+  // Asleep since the first test: each fleet reads three sleeping miners.
+  for (const r of fresh) expect(r.minersByState).toMatchObject({ sleeping: 3 });
 }, 20_000);

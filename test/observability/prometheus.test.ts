@@ -270,6 +270,19 @@ describe('observability against a real Prometheus', () => {
       async () => ((await value('sum(switchyard_plans_total{trigger="grid-dispatch"})')) ?? 0) >= 1,
       { timeoutMs: 30_000, intervalMs: 500, what: 'the dispatch plan in Prometheus' },
     );
+    // A curtail-by counts from the site load the leading controller stored from its polls.
+    const curtail = await fetch(`${apiUrl}/api/v1/dispatches`, {
+      method: 'POST',
+      headers: { ...operator.headers, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        curtailByKw: 1,
+        durationSeconds: 60,
+        startsAt: new Date(Date.now() + 3_600_000),
+      }),
+    });
+    expect(curtail.status).toBe(201);
+    const stored = (await curtail.json()) as { baselineKw: number; kw: number };
+    expect(stored.baselineKw).toBeGreaterThan(1000);
     expect(await value(`switchyard_site_load_kw{site="${SITE}"}`)).toBeGreaterThan(1000);
     expect(await value(`sum(switchyard_controller_leader)`)).toBe(1);
   }, 120_000);

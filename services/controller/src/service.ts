@@ -11,6 +11,7 @@ import type { Farm, GridDispatch, MinerDriverName, Override, Plan } from '@switc
 import {
   DispatchRepository,
   migrateDatabase,
+  ObservationRepository,
   openDatabase,
   pruneExpired,
   DEFAULT_RETENTION,
@@ -41,7 +42,7 @@ import {
 import { HighsSolver } from '@switchyard/solver';
 import type { SignalHub } from '@switchyard/signals';
 import { QueueEvents, subscribeControlEvents } from '@switchyard/queue';
-import type { PollResult } from '@switchyard/miners';
+import { toObservationRows, type PollResult } from '@switchyard/miners';
 import type { ClusterDriver, GpuNodeState } from '@switchyard/cluster';
 import { ControlLoop, type CycleRecord, type CycleTrigger } from './control-loop.ts';
 import { createControllerMetrics } from './metrics.ts';
@@ -139,6 +140,11 @@ export interface ControllerServiceOptions {
    */
   retention?: RetentionPolicy | null;
   retentionEveryMs?: number;
+  /**
+   * The leader stores its fleet observations (what `GET /status` shows and a curtail-by
+   * dispatch counts from) at most this often (default 10 s); 0: never.
+   */
+  observationEveryMs?: number;
 }
 
 /** What the controller needs of the dispatch store (DispatchRepository satisfies it). */
@@ -416,11 +422,13 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
       nowV !== null &&
       nowV !== undefined &&
       Math.abs(nowV - then) > priceMove * Math.max(Math.abs(then), 1);
+    const storeObservations = observationWriter(db.db, o.observationEveryMs ?? 10_000, warn);
     const tick = async () => {
       if (ticking || !lease.isLeader()) return;
       ticking = true;
       try {
         const result = await ports.refresh();
+        storeObservations(result);
         await refreshDispatches();
         const at = new Date();
         const inForce = active.filter((d) => d.startsAt <= at.getTime() && d.endsAt > at.getTime());
@@ -589,5 +597,26 @@ function startRetention(
   return async () => {
     clearInterval(timer);
     await pruning;
+  };
+}
+
+/**
+ * Stores a poll's fleet observations, at most once per `everyMs` (0: never), without waiting:
+ * a slow or failed write is a warning, never a late poll.
+ */
+function observationWriter(
+  db: DatabaseHandle['db'],
+  everyMs: number,
+  warn: (message: string) => void,
+): (result: PollResult) => void {
+  const repo = new ObservationRepository(db);
+  let lastAt = -Infinity;
+  return (result) => {
+    const at = result.startedAt.getTime();
+    if (!(everyMs > 0) || at - lastAt < everyMs || result.fleets.length === 0) return;
+    lastAt = at;
+    void repo
+      .appendFleetObservations(result.startedAt, toObservationRows(result.fleets))
+      .catch((e: Error) => warn(`could not store fleet observations: ${e.message}`));
   };
 }
