@@ -99,7 +99,11 @@ describe('HighsSolver', () => {
     await s.start();
     const big = syntheticPlanInput({ miners: 100_000, seed: 3 });
     const pending = plan(big, s, { timeLimitMs: 10_000 });
-    await new Promise((r) => setTimeout(r, 150));
+    // Abort once the model is with the worker: building it takes 100 ms or more on a busy machine,
+    // and an abort before that finds nothing to abort.
+    for (let i = 0; i < 2000 && s.stats.solves === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(s.stats.solves).toBe(1);
+    await new Promise((r) => setTimeout(r, 20));
     await s.abortCurrent();
     const aborted = await pending;
     expect(aborted.solver).toBe('greedy');
