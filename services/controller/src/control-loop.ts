@@ -18,19 +18,19 @@ export type CycleTrigger =
   /** The last cycle failed or stopped short: try again soon rather than at the next interval. */
   | 'retry';
 
-/**
- * Triggers that cannot wait: they preempt the running cycle, outrank whatever else is pending,
- * and plan from the last background poll with the fast solver.
- */
-export const URGENT_TRIGGERS: ReadonlySet<CycleTrigger> = new Set<CycleTrigger>([
-  'grid-dispatch',
-  'over-limit',
-]);
-
+/** The urgent triggers, each with what it tells the cycle it preempts. */
 const PREEMPTED_BY: Partial<Record<CycleTrigger, string>> = {
   'grid-dispatch': 'preempted by a grid dispatch',
   'over-limit': 'preempted by a power-tree node over its limit',
 };
+
+/**
+ * Triggers that cannot wait: they preempt the running cycle, outrank whatever else is pending,
+ * and plan from the last background poll with the fast solver.
+ */
+export const URGENT_TRIGGERS: ReadonlySet<CycleTrigger> = new Set(
+  Object.keys(PREEMPTED_BY) as CycleTrigger[],
+);
 
 /** Everything a cycle reads, taken at one instant. */
 export interface CycleSnapshot<Input> {

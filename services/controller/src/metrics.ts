@@ -8,7 +8,7 @@ import { DURATION_BUCKETS_S, LabelLimiter, metricsIn, type Registry } from '@swi
 import type { CycleRecord } from './control-loop.ts';
 import type { PhaseRecord } from './ports.ts';
 import type { GpuDraw } from './gpu-draw.ts';
-import { nodeLoadReader } from './node-loads.ts';
+import { nodeLoadReader, type NodeLoad } from './node-loads.ts';
 
 /** What a signal hub's `current()` gives, as far as the metrics read it. */
 interface SignalView {
@@ -282,8 +282,8 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
   let lastDispatchAt: number | undefined;
 
   return {
-    /** After every telemetry poll (the leader's), with the GPU draw of the same moment. */
-    observePoll(result: PollResult, gpu: GpuDraw): void {
+    /** After every telemetry poll (the leader's), with the GPU draw and node loads of the same moment. */
+    observePoll(result: PollResult, gpu: GpuDraw, loads: NodeLoad[] = nodeLoads(result, gpu)): void {
       const siteFleets = result.fleets.filter((f) => f.site === site);
       const asicKw = siteFleets.reduce((n, f) => n + f.powerKw, 0);
       const itKw = asicKw + gpu.totalKw;
@@ -293,7 +293,7 @@ export function createControllerMetrics(registry: Registry, o: ControllerMetrics
       siteLoadKw.set({ site }, itKw * pue);
       for (const [pool, modes] of gpu.modes)
         for (const [mode, n] of Object.entries(modes)) gpuNodes.set({ site, pool, mode }, n);
-      for (const { node, loadKw: kw, limitKw } of nodeLoads(result, gpu)) {
+      for (const { node, loadKw: kw, limitKw } of loads) {
         const labels = { site, node };
         nodeLoadKw.set(labels, kw);
         nodeLimitKw.set(labels, limitKw);

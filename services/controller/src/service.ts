@@ -46,8 +46,8 @@ import { toObservationRows, type PollResult } from '@switchyard/miners';
 import type { ClusterDriver, GpuNodeState } from '@switchyard/cluster';
 import { ControlLoop, type CycleRecord, type CycleTrigger } from './control-loop.ts';
 import { createControllerMetrics } from './metrics.ts';
-import { gpuDraw } from './gpu-draw.ts';
-import { nodeLoadReader, OverLimitWatch } from './node-loads.ts';
+import { gpuDraw, type GpuDraw } from './gpu-draw.ts';
+import { nodeLoadReader, OverLimitWatch, type NodeLoad } from './node-loads.ts';
 import type { Registry } from '@switchyard/telemetry';
 import { databaseOrders, databaseOverrides, databasePolicy } from './order-store.ts';
 import { createWebhookOutbox, type BrokerEventSink } from '@switchyard/brokers';
@@ -59,6 +59,13 @@ import {
   type ControllerSequence,
   type PhaseRecord,
 } from './ports.ts';
+
+/** One poll with its GPU draw and node loads. */
+interface PollReading {
+  result: PollResult;
+  gpu: GpuDraw;
+  loads: NodeLoad[];
+}
 
 export interface ControllerServiceOptions {
   farm: Farm;
@@ -290,9 +297,16 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
     // background ones): shed now, not at the next interval.
     const overLimitWatch = new OverLimitWatch();
     const nodeLoads = nodeLoadReader(o.farm, o.site);
-    let watchPoll: (result: PollResult, nodes: GpuNodeState[] | null) => void = () => undefined;
+    // Each poll's GPU draw and node loads, worked out once: the watch, the metrics and the
+    // dispatch record all read them.
+    const readPoll = (result: PollResult, nodes: GpuNodeState[] | null): PollReading => {
+      const gpu = gpuDraw(o.farm, o.site, nodes);
+      return { result, gpu, loads: nodeLoads(result, gpu) };
+    };
+    let lastReading: PollReading | undefined;
+    let watchPoll: (r: PollReading) => void = () => undefined;
     const ports = createControllerPorts({
-      onPoll: (result, nodes) => watchPoll(result, nodes),
+      onPoll: (result, nodes) => watchPoll((lastReading = readPoll(result, nodes))),
       farm: o.farm,
       site: o.site,
       poller,
@@ -373,13 +387,9 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
     );
     closers.push(() => loop.stop());
 
-    watchPoll = (result, nodes) => {
+    watchPoll = ({ result, loads }) => {
       if (!lease.isLeader()) return;
-      const over = overLimitWatch.check(
-        nodeLoads(result, gpuDraw(o.farm, o.site, nodes)),
-        ports.safetyMarginPct(),
-        Date.now(),
-      );
+      const over = overLimitWatch.check(loads, ports.safetyMarginPct(), Date.now());
       if (over.length === 0) return;
       warn(
         `over the limit: ${over.map((n) => `${n.node} at ${n.loadKw.toFixed(1)} of ${n.limitKw} kW`).join(', ')}; re-planning now`,
@@ -444,10 +454,11 @@ export async function startControllerService(o: ControllerServiceOptions): Promi
         for (const d of inForce) wasInForce.set(d.id, d);
         // Metered site load: the miners' draw and the GPU nodes' (a node not read counts at its
         // pool's highest draw), times the site's PUE.
-        const gpu = gpuDraw(o.farm, o.site, ports.lastNodes());
+        const { gpu, loads } =
+          lastReading?.result === result ? lastReading : readPoll(result, ports.lastNodes());
         const siteKw = (result.fleets.reduce((n, f) => n + f.powerKw, 0) + gpu.totalKw) * pue;
         if (metrics) {
-          metrics.observePoll(result, gpu);
+          metrics.observePoll(result, gpu, loads);
           metrics.observeDispatches(inForce, siteKw, at.getTime());
         }
         for (const d of inForce)
