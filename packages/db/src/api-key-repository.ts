@@ -8,6 +8,7 @@ import { and, desc, eq, gt, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import { AccessStoreError } from './access-store-error.ts';
 import type { Database } from './database.ts';
 import { API_KEY_ROLES, BROKER_ROLES, apiKeys, brokers, type ApiKeyRole, type BrokerKind } from './schema.ts';
+import { UUID } from './keyset.ts';
 
 export const API_KEY_PREFIX = 'sy_';
 /** Base32 characters after `sy_` in a prefix (60 random bits). */
@@ -15,7 +16,6 @@ const PREFIX_CHARS = 12;
 const SECRET_BYTES = 32;
 /** A key as sent by a client: `sy_<12 base32>.<43 base64url>`. */
 const TOKEN = /^(sy_[a-z2-7]{12})\.([A-Za-z0-9_-]{43})$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 export const MAX_KEY_LABEL_LENGTH = 100;
 

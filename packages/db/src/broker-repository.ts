@@ -4,11 +4,11 @@ import { asc, eq } from 'drizzle-orm';
 import { AccessStoreError } from './access-store-error.ts';
 import type { Database } from './database.ts';
 import { BROKER_KINDS, brokers, type BrokerKind } from './schema.ts';
+import { UUID } from './keyset.ts';
 
 /** Lower-case letters, digits and inner hyphens, 1 to 63 characters (a DNS label). */
 export const BROKER_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
 const BROKER_NAME = new RegExp(BROKER_NAME_PATTERN);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface BrokerRecord {
   id: string;

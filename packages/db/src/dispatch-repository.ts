@@ -8,6 +8,7 @@ import type { GridDispatch as PlannerDispatch } from '@switchyard/domain';
 import { and, desc, eq, inArray, lt, lte, notInArray, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './database.ts';
 import { gridDispatches, type DispatchKind } from './schema.ts';
+import { afterCursor, keysetPage, pageLimit, UUID } from './keyset.ts';
 
 export const DISPATCH_STATES = ['received', 'acknowledged', 'active', 'completed', 'cancelled'] as const;
 export type DispatchState = (typeof DISPATCH_STATES)[number];
@@ -126,8 +127,6 @@ export interface ActiveDispatchesOptions {
   /** Also dispatches that start within this many ms after `at` (default 0). */
   horizonMs?: number;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The end of a dispatch's window, as SQL. */
 const endsAtSql: SQL = sql`(${gridDispatches.startsAt} + ${gridDispatches.durationSeconds} * interval '1 second')`;
@@ -308,7 +307,7 @@ export class DispatchRepository {
    * receivedAt in SQL at the column's own precision. An unknown cursor reads as the end.
    */
   async page(opts: ListDispatchesOptions = {}): Promise<DispatchPage> {
-    const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 50), 1), 500);
+    const limit = pageLimit(opts.limit);
     const where: SQL[] = [];
     if (opts.site !== undefined) where.push(eq(gridDispatches.site, opts.site));
     if (opts.brokerId !== undefined) {
@@ -317,15 +316,14 @@ export class DispatchRepository {
     }
     if (opts.before) where.push(lt(gridDispatches.receivedAt, opts.before));
     if (opts.cursor !== undefined) {
-      if (!UUID.test(opts.cursor)) return { items: [], nextCursor: null };
-      const [c] = await this.#db
-        .select({ id: gridDispatches.id })
-        .from(gridDispatches)
-        .where(eq(gridDispatches.id, opts.cursor));
-      if (!c) return { items: [], nextCursor: null };
-      where.push(
-        sql`(${gridDispatches.receivedAt}, ${gridDispatches.id}) < (select d.received_at, d.id from grid_dispatches d where d.id = ${c.id})`,
+      const after = await afterCursor(
+        this.#db,
+        gridDispatches,
+        { time: gridDispatches.receivedAt, id: gridDispatches.id },
+        opts.cursor,
       );
+      if (!after) return { items: [], nextCursor: null };
+      where.push(after);
     }
     if (opts.activeAt) {
       where.push(
@@ -340,9 +338,8 @@ export class DispatchRepository {
       .where(and(...where))
       .orderBy(desc(gridDispatches.receivedAt), desc(gridDispatches.id))
       .limit(limit + 1);
-    const more = rows.length > limit;
-    const items = (more ? rows.slice(0, limit) : rows).map(toRecord);
-    return { items, nextCursor: more ? items[items.length - 1]!.id : null };
+    const page = keysetPage(rows, limit);
+    return { items: page.items.map(toRecord), nextCursor: page.nextCursor };
   }
 
   /**

@@ -15,6 +15,7 @@ import { and, asc, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from 
 import type { AuditEntryInput } from './audit-repository.ts';
 import { queryRows, type Database } from './database.ts';
 import { orderEvents, orders, ORDER_STATES, type Order, type OrderState, type OrderTier } from './schema.ts';
+import { UUID } from './keyset.ts';
 
 /** States an order never leaves. */
 export const TERMINAL_ORDER_STATES = [
@@ -204,7 +205,6 @@ export interface OrderPage {
   next: OrderCursor | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 /** The opaque text of a cursor (base64url JSON). */

@@ -5,6 +5,7 @@
 import { and, desc, eq, gt, isNull, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './database.ts';
 import { OVERRIDE_TARGETS, overrides, type OverrideTarget } from './schema.ts';
+import { afterCursor, keysetPage, pageLimit, UUID } from './keyset.ts';
 
 export interface OverrideRecord {
   id: string;
@@ -64,8 +65,6 @@ export interface PlannerOverride {
   reason: string;
   by: string;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toRecord(row: typeof overrides.$inferSelect): OverrideRecord {
   return {
@@ -154,21 +153,19 @@ export class OverrideRepository {
 
   /** Newest created first, a page at a time. An unknown cursor reads as the end of the list. */
   async list(opts: ListOverridesOptions = {}): Promise<OverridePage> {
-    const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 50), 1), 500);
+    const limit = pageLimit(opts.limit);
     const where: SQL[] = [];
     if (opts.site !== undefined) where.push(eq(overrides.site, opts.site));
     if (opts.openAt) where.push(isNull(overrides.cancelledAt), gt(overrides.endsAt, opts.openAt));
     if (opts.cursor !== undefined) {
-      if (!UUID.test(opts.cursor)) return { items: [], nextCursor: null };
-      const [c] = await this.#db
-        .select({ createdAt: overrides.createdAt, id: overrides.id })
-        .from(overrides)
-        .where(eq(overrides.id, opts.cursor));
-      if (!c) return { items: [], nextCursor: null };
-      // Compared in SQL, at the column's own (microsecond) precision.
-      where.push(
-        sql`(${overrides.createdAt}, ${overrides.id}) < (select o.created_at, o.id from overrides o where o.id = ${c.id})`,
+      const after = await afterCursor(
+        this.#db,
+        overrides,
+        { time: overrides.createdAt, id: overrides.id },
+        opts.cursor,
       );
+      if (!after) return { items: [], nextCursor: null };
+      where.push(after);
     }
     const rows = await this.#db
       .select()
@@ -176,9 +173,8 @@ export class OverrideRepository {
       .where(and(...where))
       .orderBy(desc(overrides.createdAt), desc(overrides.id))
       .limit(limit + 1);
-    const more = rows.length > limit;
-    const page = (more ? rows.slice(0, limit) : rows).map(toRecord);
-    return { items: page, nextCursor: more ? page[page.length - 1]!.id : null };
+    const page = keysetPage(rows, limit);
+    return { items: page.items.map(toRecord), nextCursor: page.nextCursor };
   }
 
   /** How many overrides of a site are in force at `at` and how many are still to come. */

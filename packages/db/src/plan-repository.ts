@@ -4,6 +4,7 @@ import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Database } from './database.ts';
 import type { ActionPhase, ActionState, PLAN_SOLVERS, TARGET_KINDS, TargetKind } from './schema.ts';
 import { actions, planChanges, plans } from './schema.ts';
+import { afterCursor, keysetPage, pageLimit, UUID } from './keyset.ts';
 
 /** The parts of a planner Plan this repository needs; the domain type satisfies it. */
 export interface StorablePlan {
@@ -108,8 +109,6 @@ export interface ActionPage {
   nextCursor: string | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const actionRecord = (r: typeof actions.$inferSelect): ActionRecord => ({ ...r, payload: r.payload });
 
 export class PlanRepository<P extends StorablePlan = StorablePlan> {
@@ -176,16 +175,12 @@ export class PlanRepository<P extends StorablePlan = StorablePlan> {
    * reads as the end of the list.
    */
   async list(site: string, opts: { limit?: number; cursor?: string } = {}): Promise<PlanPage> {
-    const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 50), 1), 500);
+    const limit = pageLimit(opts.limit);
     const where: SQL[] = [eq(plans.site, site)];
     if (opts.cursor !== undefined) {
-      if (!UUID.test(opts.cursor)) return { items: [], nextCursor: null };
-      const [c] = await this.#db.select({ id: plans.id }).from(plans).where(eq(plans.id, opts.cursor));
-      if (!c) return { items: [], nextCursor: null };
-      // Compared in SQL, at the column's own (microsecond) precision.
-      where.push(
-        sql`(${plans.createdAt}, ${plans.id}) < (select p.created_at, p.id from plans p where p.id = ${c.id})`,
-      );
+      const after = await afterCursor(this.#db, plans, { time: plans.createdAt, id: plans.id }, opts.cursor);
+      if (!after) return { items: [], nextCursor: null };
+      where.push(after);
     }
     const rows = await this.#db
       .select({
@@ -201,9 +196,7 @@ export class PlanRepository<P extends StorablePlan = StorablePlan> {
       .where(and(...where))
       .orderBy(desc(plans.createdAt), desc(plans.id))
       .limit(limit + 1);
-    const more = rows.length > limit;
-    const items = more ? rows.slice(0, limit) : rows;
-    return { items, nextCursor: more ? items[items.length - 1]!.id : null };
+    return keysetPage(rows, limit);
   }
 
   /** The latest plan of a site in outline (see PlanOverview), or undefined when it has none. */
@@ -249,7 +242,7 @@ export class PlanRepository<P extends StorablePlan = StorablePlan> {
    * reads as the end of the list.
    */
   async listActions(opts: ListActionsOptions = {}): Promise<ActionPage> {
-    const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 50), 1), 500);
+    const limit = pageLimit(opts.limit);
     const where: SQL[] = [];
     if (opts.planId !== undefined) {
       if (!UUID.test(opts.planId)) return { items: [], nextCursor: null };
@@ -259,13 +252,14 @@ export class PlanRepository<P extends StorablePlan = StorablePlan> {
     if (opts.targetKind !== undefined) where.push(eq(actions.targetKind, opts.targetKind));
     if (opts.target !== undefined) where.push(eq(actions.target, opts.target));
     if (opts.cursor !== undefined) {
-      if (!UUID.test(opts.cursor)) return { items: [], nextCursor: null };
-      const [c] = await this.#db.select({ id: actions.id }).from(actions).where(eq(actions.id, opts.cursor));
-      if (!c) return { items: [], nextCursor: null };
-      // Compared in SQL, at the column's own (microsecond) precision.
-      where.push(
-        sql`(${actions.createdAt}, ${actions.id}) < (select a.created_at, a.id from actions a where a.id = ${c.id})`,
+      const after = await afterCursor(
+        this.#db,
+        actions,
+        { time: actions.createdAt, id: actions.id },
+        opts.cursor,
       );
+      if (!after) return { items: [], nextCursor: null };
+      where.push(after);
     }
     const rows = await this.#db
       .select()
@@ -273,9 +267,8 @@ export class PlanRepository<P extends StorablePlan = StorablePlan> {
       .where(and(...where))
       .orderBy(desc(actions.createdAt), desc(actions.id))
       .limit(limit + 1);
-    const more = rows.length > limit;
-    const page = (more ? rows.slice(0, limit) : rows).map(actionRecord);
-    return { items: page, nextCursor: more ? page[page.length - 1]!.id : null };
+    const page = keysetPage(rows, limit);
+    return { items: page.items.map(actionRecord), nextCursor: page.nextCursor };
   }
 
   async #withChanges(row: typeof plans.$inferSelect): Promise<StoredPlan<P>> {

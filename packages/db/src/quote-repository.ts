@@ -6,6 +6,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { AuditEntryInput } from './audit-repository.ts';
 import { queryRows, type Database } from './database.ts';
 import { quotes, type OrderTier, type Quote } from './schema.ts';
+import { UUID } from './keyset.ts';
 
 export interface QuoteRecord {
   id: string;
@@ -70,7 +71,6 @@ export interface LatestPricesOptions {
 export const PRICE_SIGNALS = ['gpu_usd_per_gpu_hour', 'energy_usd_per_mwh', 'energy_da_usd_per_mwh'] as const;
 /** Reading statuses a price may be taken from (the signal hub's usable ones). */
 const USABLE_STATUSES = ['accepted', 'confirmed', 'derived'];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_AUDIT_TEXT = 200;
 const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) : s);
 

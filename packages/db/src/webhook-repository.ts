@@ -17,6 +17,7 @@ import {
   type DeliveryState,
   type WebhookEvent,
 } from './schema.ts';
+import { UUID } from './keyset.ts';
 
 export const WEBHOOK_SECRET_PREFIX = 'whsec_';
 /** Random bytes in a signing secret (the Standard Webhooks minimum is 24). */
@@ -36,7 +37,6 @@ export const MAX_EVENT_ID_LENGTH = 200;
 const EVENT_ID = /^[\x21-\x7e]{1,200}$/;
 /** The largest event payload a delivery carries, as JSON. */
 export const MAX_WEBHOOK_PAYLOAD_BYTES = 64 * 1024;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const WEBHOOK_ERROR_CODES = [
   /** A field is malformed (url, events, description, event id, payload). */
