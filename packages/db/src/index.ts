@@ -167,6 +167,7 @@ export {
 export {
   DEFAULT_RETENTION,
   RETAINED_TABLES,
+  deleteWhere,
   pruneExpired,
   type RetainedTable,
   type RetentionPolicy,

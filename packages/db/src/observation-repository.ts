@@ -1,6 +1,7 @@
 // Fleet observations: what the poller saw, aggregated per fleet (never per miner).
 import { and, desc, eq, gte, lte, sql } from 'drizzle-orm';
 import type { Database } from './database.ts';
+import { deleteWhere } from './retention.ts';
 import { fleetObservations, type FleetObservation } from './schema.ts';
 
 export interface FleetObservationInput {
@@ -73,12 +74,8 @@ export class ObservationRepository {
       .limit(limit);
   }
 
-  /** Drops observations older than `before`; returns how many. */
-  async prune(before: Date): Promise<number> {
-    const r = await this.#db
-      .delete(fleetObservations)
-      .where(sql`${fleetObservations.observedAt} < ${before}`)
-      .returning({ fleet: fleetObservations.fleet });
-    return r.length;
+  /** Drops observations older than `before`, in batches; returns how many. */
+  prune(before: Date): Promise<number> {
+    return deleteWhere(this.#db, 'fleet_observations', sql`observed_at < ${before}`);
   }
 }

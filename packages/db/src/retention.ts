@@ -52,21 +52,29 @@ export async function pruneExpired(
     const { days, where } = EXPIRED[table];
     const keep = policy[days];
     if (!(keep > 0)) continue;
-    const before = new Date(now - keep * DAY_MS);
-    for (;;) {
-      const [r] = await queryRows<{ n: number }>(
-        db,
-        sql`with gone as (
-              delete from ${sql.identifier(table)}
-              where ctid = any(array(select ctid from ${sql.identifier(table)} where ${where(before)} limit ${batch}))
-              returning 1
-            )
-            select count(*)::int as n from gone`,
-      );
-      const n = Number(r?.n ?? 0);
-      out[table] += n;
-      if (n < batch) break;
-    }
+    out[table] = await deleteWhere(db, table, where(new Date(now - keep * DAY_MS)), batch);
   }
   return out;
+}
+
+/**
+ * Deletes a table's rows matching `where`, `batch` rows per statement (each one short, never
+ * loading the rows); returns how many went.
+ */
+export async function deleteWhere(db: Database, table: string, where: SQL, batch = 5000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const [r] = await queryRows<{ n: number }>(
+      db,
+      sql`with gone as (
+            delete from ${sql.identifier(table)}
+            where ctid = any(array(select ctid from ${sql.identifier(table)} where ${where} limit ${batch}))
+            returning 1
+          )
+          select count(*)::int as n from gone`,
+    );
+    const n = Number(r?.n ?? 0);
+    total += n;
+    if (n < batch) return total;
+  }
 }

@@ -3,7 +3,7 @@
 // values. Fields the table has no column for (status, subject, validity) live in `detail`:
 //   { status, reason?, subject?, validUntil?, expiresAt?, sourceName?, ageSeconds?, data? }
 // where `data` is the source's own detail.
-import { signalReadings, type Database } from '@switchyard/db';
+import { deleteWhere, signalReadings, type Database } from '@switchyard/db';
 import { and, asc, desc, eq, gte, inArray, like, lt, lte, sql, type SQL } from 'drizzle-orm';
 import { USABLE_STATUSES, type ReadingStatus } from './reading-judge.ts';
 import type { RecordedReading, SignalStore } from './signal-hub.ts';
@@ -269,12 +269,8 @@ export class SignalRepository implements SignalStore {
     return defined(rows.map(fromRow));
   }
 
-  /** Deletes readings observed before `before` (retention); returns how many. */
-  async prune(before: Date): Promise<number> {
-    const deleted = await this.#db
-      .delete(signalReadings)
-      .where(lt(signalReadings.observedAt, before))
-      .returning({ id: signalReadings.id });
-    return deleted.length;
+  /** Deletes readings observed before `before` (retention), in batches; returns how many. */
+  prune(before: Date): Promise<number> {
+    return deleteWhere(this.#db, 'signal_readings', sql`observed_at < ${before}`);
   }
 }
