@@ -30,6 +30,7 @@ import {
   type RunningSimulator,
   type StartSimulatorOptions,
 } from '@switchyard/simulator';
+import { DEFAULT_CONFIRM_TOLERANCE } from '@switchyard/worker';
 import { requireRedisUrl } from './redis.ts';
 import { dropPrefix } from '../queue/support.ts';
 
@@ -222,9 +223,6 @@ export async function startSmallFarmSim(farm: Farm, opts: SmallFarmSimOptions = 
   };
 }
 
-/** As the worker's device.confirm (services/worker/src/handlers.ts): 2 % over the expectation. */
-const CONFIRM_TOLERANCE = 1.02;
-
 /**
  * device.confirm from the simulator's ground truth: passes once its latest sample shows every
  * node at or below the expected load (with the worker's tolerance), fails after the job's timeout.
@@ -237,7 +235,7 @@ export function confirmFromSimulator(farmSim: SmallFarmSim, pollMs = 200): JobHa
         const kw = farmSim.nodeKw(n);
         // The worker's own confirm allows 2 % over the expectation (the draw the planner counts
         // with and the firmware's differ by a few watts).
-        return !(kw <= p.expectLoadAtMostKw * CONFIRM_TOLERANCE + 1e-6);
+        return !(kw <= p.expectLoadAtMostKw * (1 + DEFAULT_CONFIRM_TOLERANCE) + 1e-6);
       });
       if (over.length === 0) return { status: 'confirmed', nodes: p.nodes };
       if (Date.now() > deadline || ctx.signal.aborted)

@@ -63,12 +63,17 @@ export interface ConfirmHandlerOptions {
   intervalMs?: number;
   /**
    * Measured draw varies around the modelled one; a node within this fraction above its
-   * expected load counts as confirmed (default 0.02: well inside the safety margin the
-   * sequencer keeps under every limit).
+   * expected load counts as confirmed (default DEFAULT_CONFIRM_TOLERANCE).
    */
   toleranceFraction?: number;
   now?: () => number;
 }
+
+/**
+ * How far above its expected load a node may read and count as confirmed: 2 %, well inside the
+ * safety margin the sequencer keeps under every limit.
+ */
+export const DEFAULT_CONFIRM_TOLERANCE = 0.02;
 
 export interface ConfirmResult {
   status: 'confirmed';
@@ -93,7 +98,7 @@ const round = (kw: number) => Math.round(kw * 1000) / 1000;
  */
 export function createConfirmHandler(opts: ConfirmHandlerOptions): JobHandler<'device.confirm'> {
   const intervalMs = opts.intervalMs ?? 1000;
-  const tolerance = 1 + (opts.toleranceFraction ?? 0.02);
+  const tolerance = 1 + (opts.toleranceFraction ?? DEFAULT_CONFIRM_TOLERANCE);
   const now = opts.now ?? (() => performance.now());
   return async (p, ctx) => {
     const { fleets, unknown } = fleetsUnder(opts.farm, p.nodes);
